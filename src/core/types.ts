@@ -1,0 +1,292 @@
+/**
+ * The provider contract: the types every provider implements and the gateway calls.
+ *
+ * This module knows nothing of HTTP or of any one provider's wire format; a provider
+ * translates between these shapes and its own.
+ */
+
+/** Who wrote a message in a conversation. */
+export type Role = 'system' | 'user' | 'assistant' | 'tool';
+
+/** One tool invocation requested by the model. */
+export interface ToolCall {
+  /** Provider-assigned id, when the provider has one (OpenAI, Anthropic; Ollama >= 0.12). */
+  id?: string;
+  /** Position of the call within one response, when reported. */
+  index?: number;
+  /** The tool's name, as declared in {@link ToolDefinition}. */
+  name: string;
+  /** Parsed arguments. Always an object, never a JSON string. */
+  arguments: Record<string, unknown>;
+}
+
+/** A JSON Schema object, kept opaque: providers forward it as is. */
+export type JsonSchema = { [key: string]: unknown };
+
+/** A function the model may call. */
+export interface ToolDefinition {
+  type: 'function';
+  function: {
+    name: string;
+    description?: string;
+    /** JSON Schema of the arguments object. */
+    parameters?: JsonSchema;
+  };
+}
+
+/** One message of a conversation. */
+export interface ChatMessage {
+  role: Role;
+  content: string;
+  /** Base64-encoded images (a `data:...;base64,` prefix is accepted and stripped by providers). */
+  images?: string[];
+  /** The model's reasoning, kept apart from the answer. */
+  thinking?: string;
+  /** Tool calls requested by an assistant message. */
+  toolCalls?: ToolCall[];
+  /** For `role: 'tool'`: which tool produced this result. */
+  toolName?: string;
+  /** For `role: 'tool'`: the id of the call this result answers, where the provider uses ids. */
+  toolCallId?: string;
+}
+
+/** Everything a {@link Provider} needs to answer one turn. */
+export interface Context {
+  /** Sent as a leading system message when non-empty. */
+  systemPrompt: string;
+  /** Earlier turns, oldest first. */
+  history: ChatMessage[];
+  /** The user's new message. */
+  currentMessage: string;
+  /** Overrides the provider's configured model for this call only. */
+  model?: string;
+}
+
+/** Token counts of one exchange. */
+export interface Usage {
+  promptTokens?: number;
+  completionTokens?: number;
+  /** promptTokens + completionTokens. */
+  totalTokens?: number;
+}
+
+/** Server-side timings, in milliseconds, where the provider reports them. */
+export interface Timings {
+  /** Whole request as measured by the server. */
+  totalMs?: number;
+  /** Time spent loading the model. */
+  loadMs?: number;
+  /** Time spent evaluating the prompt. */
+  promptEvalMs?: number;
+  /** Time spent generating. */
+  evalMs?: number;
+  /** Prompt tokens per second. */
+  promptTokensPerSecond?: number;
+  /** Generated tokens per second. */
+  tokensPerSecond?: number;
+}
+
+/**
+ * Why generation stopped. Providers pass their own values through (`stop`, `length`,
+ * `load`, `unload`, `tool_calls`, ...); `incomplete` means the stream ended without a
+ * final chunk, `interrupted` that the caller cancelled it.
+ */
+export type DoneReason = 'stop' | 'length' | 'incomplete' | 'interrupted' | (string & {});
+
+/** What the caller learns about how an answer was produced. */
+export interface MessageMetadata {
+  /** Name of the provider that answered (after any fallback). */
+  providerUsed: string;
+  /** Model as reported by the provider. */
+  model: string;
+  /** Wall-clock time of the call on the client. */
+  processingTimeMs: number;
+  /** promptTokens + completionTokens. */
+  tokensUsed?: number;
+  promptTokens?: number;
+  completionTokens?: number;
+  doneReason?: DoneReason;
+  /** Server-side timings, where reported. */
+  timings?: Timings;
+  /** Providers tried before this one answered, in order, when the gateway fell back. */
+  fallbackFrom?: string[];
+}
+
+/** A finished answer. */
+export interface OutgoingMessage {
+  text: string;
+  metadata: MessageMetadata;
+  /** Where the answer should go (a conversation, a channel); set by the gateway. */
+  replyTarget?: string;
+  thinking?: string;
+  toolCalls?: ToolCall[];
+}
+
+/** What a model can do. */
+export interface ModelCapabilities {
+  chat: boolean;
+  vision: boolean;
+  tools: boolean;
+  embeddings: boolean;
+  streaming: boolean;
+  thinking: boolean;
+}
+
+/** Price in US dollars per million tokens. */
+export interface Pricing {
+  inputPerMillion: number;
+  outputPerMillion: number;
+}
+
+/** A model a provider can serve. */
+export interface ModelInfo {
+  /** Unique across providers: `<provider>/<name>`. */
+  id: string;
+  provider: string;
+  /** The name to pass as `model`. */
+  name: string;
+  /** Trained maximum context, in tokens. */
+  contextWindow?: number;
+  maxOutput?: number;
+  capabilities: ModelCapabilities;
+  /** `null` for local models, which cost nothing per token. */
+  pricing: Pricing | null;
+  /** True when the model runs on the user's machine (or their own server). */
+  local: boolean;
+  sizeBytes?: number;
+  /** ISO 8601. */
+  modifiedAt?: string;
+  family?: string;
+  /** e.g. `8.0B`. */
+  parameterSize?: string;
+  /** e.g. `Q4_K_M`. */
+  quantization?: string;
+  /** Content digest, where the provider has one. */
+  digest?: string;
+}
+
+/**
+ * Per-phase time limits in milliseconds. `0` disables a phase.
+ *
+ * Phases exist because one number cannot serve both a 2 s connect and a 10 min cold load.
+ */
+export interface Timeouts {
+  /** Establishing the TCP/TLS connection. */
+  connectMs: number;
+  /** From request sent to the first byte of the response: covers model loading. */
+  loadMs: number;
+  /** The longest silence between two chunks of a streamed body. */
+  idleMs: number;
+  /** The whole call, end to end. `0` = no limit. */
+  requestMs: number;
+}
+
+/** Generation options; known keys are typed, others pass through to the provider. */
+export interface GenerationOptions {
+  temperature?: number;
+  top_p?: number;
+  top_k?: number;
+  min_p?: number;
+  seed?: number;
+  num_ctx?: number;
+  num_predict?: number;
+  stop?: string[];
+  repeat_penalty?: number;
+  repeat_last_n?: number;
+  presence_penalty?: number;
+  frequency_penalty?: number;
+  [key: string]: unknown;
+}
+
+/** How hard a model should think: a switch, or a level where the provider supports one. */
+export type ThinkSetting = boolean | 'low' | 'medium' | 'high';
+
+/** Options every call accepts. */
+export interface CallOptions {
+  /** Cancels this call only. */
+  signal?: AbortSignal;
+  /** Overrides the provider's configured timeouts for this call. */
+  timeouts?: Partial<Timeouts>;
+}
+
+/** A chat request in the provider-neutral shape. */
+export interface ChatRequest {
+  /** Defaults to the provider's configured model. */
+  model?: string;
+  messages: ChatMessage[];
+  tools?: ToolDefinition[];
+  /** `'json'` for any JSON, or a JSON Schema the answer must match. */
+  format?: 'json' | JsonSchema;
+  think?: ThinkSetting;
+  options?: GenerationOptions;
+  /**
+   * How long the model stays loaded afterwards (`'5m'`, seconds as a number, `0` to unload,
+   * negative to keep forever). Unset leaves the server's default in force.
+   */
+  keepAlive?: string | number;
+}
+
+/** A non-streamed chat answer. */
+export interface ChatResponse {
+  message: ChatMessage & { role: 'assistant' };
+  model: string;
+  doneReason?: DoneReason;
+  usage: Usage;
+  timings: Timings;
+  /** Client wall-clock time of the call. */
+  processingTimeMs: number;
+}
+
+/** One piece of a streamed answer. Deltas are to be concatenated in order. */
+export interface ChatChunk {
+  /** Text delta (may be empty). */
+  content: string;
+  /** Reasoning delta, when the model thinks. */
+  thinking?: string;
+  /** Tool calls completed in this chunk. */
+  toolCalls?: ToolCall[];
+  done: boolean;
+  /** Present on the final chunk. */
+  doneReason?: DoneReason;
+  /** Present on the final chunk. */
+  usage?: Usage;
+  /** Present on the final chunk. */
+  timings?: Timings;
+  /** Model as reported by the provider. */
+  model?: string;
+}
+
+/** The minimal provider: turns a conversation into an answer. */
+export interface Provider {
+  /** Stable identifier used in config and metadata, e.g. `ollama`. */
+  readonly name: string;
+  /** Whether the provider needs an API key to work at all. */
+  readonly requiresApiKey: boolean;
+  /** Answers the current message of `context`. */
+  complete(context: Context, options?: CallOptions): Promise<OutgoingMessage>;
+  /** Cheap reachability check. Never throws: any failure is `false`. */
+  isAvailable(options?: { signal?: AbortSignal }): Promise<boolean>;
+}
+
+/** A provider that also exposes its models and a full chat API. */
+export interface ModelProvider extends Provider {
+  listModels(options?: CallOptions): Promise<ModelInfo[]>;
+  chat(request: ChatRequest, options?: CallOptions): Promise<ChatResponse>;
+  /** Leaving the `for await` loop early cancels the underlying request. */
+  chatStream(request: ChatRequest, options?: CallOptions): AsyncIterable<ChatChunk>;
+}
+
+/** True when `provider` implements {@link ModelProvider}. */
+export function isModelProvider(provider: Provider): provider is ModelProvider {
+  const p = provider as Partial<ModelProvider>;
+  return typeof p.listModels === 'function' && typeof p.chat === 'function' && typeof p.chatStream === 'function';
+}
+
+/** Turns a {@link Context} into the message list a chat API expects. */
+export function contextToMessages(context: Context): ChatMessage[] {
+  const messages: ChatMessage[] = [];
+  if (context.systemPrompt.trim() !== '') messages.push({ role: 'system', content: context.systemPrompt });
+  messages.push(...context.history);
+  messages.push({ role: 'user', content: context.currentMessage });
+  return messages;
+}
