@@ -1,0 +1,136 @@
+/**
+ * Gathering and printing the models of the enabled providers (`omega models`, `/models`).
+ */
+import type { Logger } from '../core/logger.js';
+import { isModelProvider, type ModelInfo, type Provider } from '../core/types.js';
+import { describeError } from './errors.js';
+import { formatBytes, formatTable, type Style } from './output.js';
+
+/** A provider whose models could not be listed. */
+export interface ModelListFailure {
+  provider: string;
+  code?: string;
+  message: string;
+}
+
+/** What {@link collectModels} found. */
+export interface ModelListing {
+  models: ModelInfo[];
+  errors: ModelListFailure[];
+}
+
+interface ShowCapable {
+  show(model: string, options?: { signal?: AbortSignal }): Promise<{ capabilities?: string[]; contextWindow?: number }>;
+}
+
+function canShow(provider: Provider): provider is Provider & ShowCapable {
+  return typeof (provider as Partial<ShowCapable>).show === 'function';
+}
+
+/**
+ * Fills in context window and capabilities that a cheap listing leaves out (Ollama's
+ * /api/tags has neither) by asking the provider about each model. Failures leave the
+ * model as it was: the table shows `-`.
+ */
+async function enrich(provider: Provider, models: ModelInfo[], signal: AbortSignal, logger: Logger): Promise<void> {
+  if (!canShow(provider)) return;
+  await Promise.all(
+    models.map(async (model) => {
+      if (model.contextWindow !== undefined && hasAnyCapability(model)) return;
+      try {
+        const details = await provider.show(model.name, { signal });
+        if (model.contextWindow === undefined && details.contextWindow !== undefined) model.contextWindow = details.contextWindow;
+        if (!hasAnyCapability(model) && details.capabilities !== undefined) {
+          const caps = new Set(details.capabilities);
+          model.capabilities = {
+            ...model.capabilities,
+            chat: caps.has('completion'),
+            vision: caps.has('vision'),
+            tools: caps.has('tools'),
+            embeddings: caps.has('embedding'),
+            thinking: caps.has('thinking'),
+          };
+        }
+      } catch (error) {
+        logger.debug({ model: model.name, err: describeError(error) }, 'could not read model details');
+      }
+    }),
+  );
+}
+
+function hasAnyCapability(model: ModelInfo): boolean {
+  const c = model.capabilities;
+  return c.chat || c.vision || c.tools || c.embeddings || c.thinking;
+}
+
+/**
+ * Lists the models of each provider in `providers`. A provider that fails (down, not
+ * implemented) becomes an entry in `errors` instead of stopping the others.
+ */
+export async function collectModels(
+  providers: { name: string; get: () => Provider }[],
+  signal: AbortSignal,
+  logger: Logger,
+): Promise<ModelListing> {
+  const listing: ModelListing = { models: [], errors: [] };
+  const results = await Promise.all(
+    providers.map(async ({ name, get }) => {
+      try {
+        const provider = get();
+        if (!isModelProvider(provider)) {
+          return { name, error: { provider: name, message: `The ${name} provider cannot list its models.` } };
+        }
+        const models = await provider.listModels({ signal });
+        await enrich(provider, models, signal, logger);
+        return { name, models };
+      } catch (error) {
+        if (signal.aborted) throw error;
+        const code = (error as { code?: unknown }).code;
+        const failure: ModelListFailure = { provider: name, message: describeError(error) };
+        if (typeof code === 'string') failure.code = code;
+        return { name, error: failure };
+      }
+    }),
+  );
+  for (const result of results) {
+    if (result.models !== undefined) listing.models.push(...result.models);
+    if (result.error !== undefined) listing.errors.push(result.error);
+  }
+  return listing;
+}
+
+/** Capabilities worth showing, as words: `chat, tools, thinking`. */
+export function capabilityWords(model: ModelInfo): string {
+  const c = model.capabilities;
+  const words: string[] = [];
+  if (c.chat) words.push('chat');
+  if (c.vision) words.push('vision');
+  if (c.tools) words.push('tools');
+  if (c.thinking) words.push('thinking');
+  if (c.embeddings) words.push('embeddings');
+  return words.length > 0 ? words.join(', ') : '-';
+}
+
+/** A context window in tokens: `8K` for multiples of 1024, the number otherwise. */
+export function formatContextWindow(tokens: number | undefined): string {
+  if (tokens === undefined) return '-';
+  return tokens >= 1024 && tokens % 1024 === 0 ? `${tokens / 1024}K` : String(tokens);
+}
+
+/** The models table, one line per model, like `ollama list` with more columns. */
+export function modelTable(models: ModelInfo[], style: Style): string[] {
+  const rows = models.map((m) => [
+    m.name,
+    m.provider,
+    m.sizeBytes === undefined ? '-' : formatBytes(m.sizeBytes),
+    m.parameterSize ?? '-',
+    m.quantization ?? '-',
+    formatContextWindow(m.contextWindow),
+    capabilityWords(m),
+    m.local ? 'yes' : 'no',
+  ]);
+  return formatTable(['NAME', 'PROVIDER', 'SIZE', 'PARAMETERS', 'QUANTIZATION', 'CONTEXT', 'CAPABILITIES', 'LOCAL'], rows, {
+    alignRight: [2, 5],
+    headerStyle: style.bold,
+  });
+}

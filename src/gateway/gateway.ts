@@ -1,0 +1,603 @@
+/**
+ * The gateway: turns an incoming message into an answer. It builds the context from memory,
+ * calls the chosen provider, falls back along `[provider] fallback` when that provider is down
+ * or fails in a way another provider may not, stores the exchange and audits every attempt.
+ */
+import { ConfigError, ProviderError, UsageError, redactSecrets } from '../core/errors.js';
+import { silentLogger } from '../core/logger.js';
+import type { Logger } from '../core/logger.js';
+import { contextToMessages, isModelProvider } from '../core/types.js';
+import type {
+  CallOptions,
+  ChatChunk,
+  ChatMessage,
+  ChatRequest,
+  ChatResponse,
+  Context,
+  DoneReason,
+  MessageMetadata,
+  OutgoingMessage,
+  Provider,
+  ThinkSetting,
+  Timings,
+  ToolCall,
+  Usage,
+} from '../core/types.js';
+import type { OmegaConfig } from '../config/types.js';
+import { buildProvider, disabledProviderError, isProviderName } from './factory.js';
+import { SqliteMemory } from './memory/sqlite.js';
+import type { AuditRecordInput } from './memory/sqlite.js';
+
+/** A message arriving at the gateway from some channel (the CLI, a chat REPL, ...). */
+export interface IncomingMessage {
+  /** Where the message came from, e.g. `cli`. */
+  channel: string;
+  /** Memory key: messages with the same id share history. */
+  conversationId: string;
+  /** Who sent it; recorded in memory and the audit trail. */
+  sender: string;
+  text: string;
+  /** Overrides the model of the first provider tried (fallbacks use their configured model). */
+  model?: string;
+  /** Overrides `[provider] default`. */
+  provider?: string;
+  /** Overrides `[omega] system_prompt`. */
+  systemPrompt?: string;
+  think?: ThinkSetting;
+  /** Base64 images sent with this message; not stored in memory. */
+  images?: string[];
+}
+
+/** What {@link Gateway.stream} yields: chunks as they arrive, then the finished answer. */
+export type GatewayEvent =
+  | { type: 'chunk'; provider: string; chunk: ChatChunk }
+  | { type: 'done'; message: OutgoingMessage };
+
+/** Construction options of {@link Gateway}. */
+export interface GatewayOptions {
+  config: OmegaConfig;
+  /** Conversation memory and audit trail; `null` or absent runs without either. Closed by {@link Gateway.close}. */
+  memory?: SqliteMemory | null;
+  logger?: Logger;
+  /** Providers by name, used instead of building them from config; their owner closes them. */
+  providers?: Record<string, Provider>;
+  /** The config file in use, named in errors about provider settings. */
+  configFile?: string;
+}
+
+/** Options of {@link Gateway.open}. */
+export interface GatewayOpenOptions {
+  logger?: Logger;
+  /** `false` runs without memory and audit. */
+  memory?: boolean;
+  configFile?: string;
+  busyTimeoutMs?: number;
+}
+
+/** Whatever was received of an answer so far. */
+interface Received {
+  text: string;
+  thinking: string;
+  toolCalls: ToolCall[];
+  model?: string;
+  final?: ChatChunk;
+}
+
+interface Attempt {
+  name: string;
+  model?: string;
+  started: number;
+}
+
+/** Whether another provider might succeed where this error happened. */
+function shouldFallBack(error: unknown): boolean {
+  return error instanceof ProviderError && error.retryable && error.code !== 'aborted';
+}
+
+function errorCode(error: unknown): string {
+  if (error instanceof ProviderError) return error.code;
+  if (error instanceof Error && error.name === 'AbortError') return 'aborted';
+  return 'error';
+}
+
+function errorText(error: unknown): string {
+  return redactSecrets(error instanceof Error ? error.message : String(error));
+}
+
+function nonEmpty(value: unknown): value is string {
+  return typeof value === 'string' && value.trim() !== '';
+}
+
+function totalTokens(usage: Usage | undefined): number | undefined {
+  if (usage === undefined) return undefined;
+  if (usage.totalTokens !== undefined) return usage.totalTokens;
+  if (usage.promptTokens === undefined && usage.completionTokens === undefined) return undefined;
+  return (usage.promptTokens ?? 0) + (usage.completionTokens ?? 0);
+}
+
+function buildMetadata(p: {
+  provider: string;
+  model: string;
+  ms: number;
+  usage?: Usage;
+  doneReason?: DoneReason;
+  timings?: Timings;
+  fallbackFrom: string[];
+}): MessageMetadata {
+  const metadata: MessageMetadata = { providerUsed: p.provider, model: p.model, processingTimeMs: p.ms };
+  const tokens = totalTokens(p.usage);
+  if (tokens !== undefined) metadata.tokensUsed = tokens;
+  if (p.usage?.promptTokens !== undefined) metadata.promptTokens = p.usage.promptTokens;
+  if (p.usage?.completionTokens !== undefined) metadata.completionTokens = p.usage.completionTokens;
+  if (p.doneReason !== undefined) metadata.doneReason = p.doneReason;
+  if (p.timings !== undefined && Object.keys(p.timings).length > 0) metadata.timings = p.timings;
+  if (p.fallbackFrom.length > 0) metadata.fallbackFrom = [...p.fallbackFrom];
+  return metadata;
+}
+
+function elapsed(started: number): number {
+  return Math.round(performance.now() - started);
+}
+
+/** The assistant message to store for an answer. */
+function assistantMessage(text: string, thinking?: string, toolCalls?: ToolCall[]): ChatMessage {
+  const message: ChatMessage = { role: 'assistant', content: text };
+  if (thinking !== undefined && thinking !== '') message.thinking = thinking;
+  if (toolCalls !== undefined && toolCalls.length > 0) message.toolCalls = toolCalls;
+  return message;
+}
+
+/** Routes messages to providers, with fallback, memory and an audit trail. */
+export class Gateway {
+  /** The configuration the gateway was built with. */
+  readonly config: OmegaConfig;
+  /** Conversation memory and audit trail, or null when running without them. */
+  readonly memory: SqliteMemory | null;
+  private readonly logger: Logger;
+  private readonly injected: ReadonlyMap<string, Provider>;
+  private readonly built = new Map<string, Provider>();
+  private readonly configFile: string | undefined;
+
+  constructor(opts: GatewayOptions) {
+    this.config = opts.config;
+    this.memory = opts.memory ?? null;
+    this.logger = (opts.logger ?? silentLogger).child({ component: 'gateway' });
+    this.injected = new Map(Object.entries(opts.providers ?? {}));
+    this.configFile = opts.configFile;
+  }
+
+  /** A gateway for `config`, with memory at `[memory] db_path` unless `memory: false`. */
+  static open(config: OmegaConfig, opts: GatewayOpenOptions = {}): Gateway {
+    const memory =
+      opts.memory === false
+        ? null
+        : SqliteMemory.open(config.memory.dbPath, {
+            ...(opts.logger === undefined ? {} : { logger: opts.logger }),
+            ...(opts.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: opts.busyTimeoutMs }),
+          });
+    return new Gateway({
+      config,
+      memory,
+      ...(opts.logger === undefined ? {} : { logger: opts.logger }),
+      ...(opts.configFile === undefined ? {} : { configFile: opts.configFile }),
+    });
+  }
+
+  /**
+   * The provider called `name` (`[provider] default` when omitted), built on first use and
+   * cached. A disabled, unknown or not yet implemented provider is a {@link ConfigError}.
+   */
+  provider(name: string = this.config.provider.default): Provider {
+    const injected = this.injected.get(name);
+    if (injected !== undefined) {
+      if (!this.isEnabled(name)) throw disabledProviderError(name, this.configFile);
+      return injected;
+    }
+    let provider = this.built.get(name);
+    if (provider === undefined) {
+      provider = buildProvider(name, this.config, {
+        logger: this.logger,
+        ...(this.configFile === undefined ? {} : { configFile: this.configFile }),
+      });
+      this.built.set(name, provider);
+    }
+    return provider;
+  }
+
+  /**
+   * Answers `msg`: history from memory, the chosen provider, fallback on retryable failures,
+   * then the exchange stored in one transaction. Every attempt is audited.
+   */
+  async handle(msg: IncomingMessage, options: CallOptions = {}): Promise<OutgoingMessage> {
+    validate(msg);
+    const history = this.history(msg);
+    const failures: { name: string; error: unknown }[] = [];
+    for (const [index, name] of this.candidates(msg).entries()) {
+      const provider = this.candidate(name, index === 0);
+      if (provider === undefined) continue;
+      const override = index === 0 && nonEmpty(msg.model) ? msg.model : undefined;
+      const attempt = this.attempt(name, provider, override);
+      const context = this.context(msg, history, override);
+      let answer: OutgoingMessage;
+      try {
+        answer = await this.callOnce(name, provider, context, msg, options, attempt, failures);
+      } catch (error) {
+        this.auditFailure(msg, attempt, error);
+        if (!shouldFallBack(error) || options.signal?.aborted === true) throw error;
+        this.logger.warn({ provider: name, code: errorCode(error) }, 'provider failed; trying the next one');
+        failures.push({ name, error });
+        continue;
+      }
+      this.store(msg, answer, false);
+      return answer;
+    }
+    throw this.exhausted(failures);
+  }
+
+  /**
+   * Like {@link handle}, but yields the answer's chunks as they arrive and then a `done` event.
+   * Fallback happens only before the first chunk. Cancelling (the signal, leaving the loop, or a
+   * failure mid-answer) stores what arrived so far, marked interrupted.
+   */
+  async *stream(msg: IncomingMessage, options: CallOptions = {}): AsyncGenerator<GatewayEvent, void, undefined> {
+    validate(msg);
+    const history = this.history(msg);
+    const failures: { name: string; error: unknown }[] = [];
+    for (const [index, name] of this.candidates(msg).entries()) {
+      const provider = this.candidate(name, index === 0);
+      if (provider === undefined) continue;
+      const override = index === 0 && nonEmpty(msg.model) ? msg.model : undefined;
+      const attempt = this.attempt(name, provider, override);
+      const context = this.context(msg, history, override);
+      const partial: Received = { text: '', thinking: '', toolCalls: [] };
+      let yielded = false;
+      // Set once the attempt ends by itself (an answer or an error); otherwise the consumer left early.
+      let settled = false;
+      try {
+        if (isModelProvider(provider)) {
+          for await (const chunk of provider.chatStream(this.request(context, msg), options)) {
+            accumulate(partial, chunk);
+            yielded = true;
+            yield { type: 'chunk', provider: name, chunk };
+          }
+        } else {
+          const answer = await provider.complete(context, options);
+          const chunk = answerChunk(answer);
+          accumulate(partial, chunk);
+          yielded = true;
+          yield { type: 'chunk', provider: name, chunk };
+        }
+        if (partial.final === undefined && options.signal?.aborted === true) {
+          // Some providers end a cancelled stream quietly; the answer is still cut short.
+          throw new ProviderError({ provider: name, code: 'aborted', message: 'The request was cancelled.' });
+        }
+        settled = true;
+      } catch (error) {
+        settled = true;
+        if (!yielded) {
+          this.auditFailure(msg, attempt, error);
+          if (!shouldFallBack(error) || options.signal?.aborted === true) throw error;
+          this.logger.warn({ provider: name, code: errorCode(error) }, 'provider failed; trying the next one');
+          failures.push({ name, error });
+          continue;
+        }
+        try {
+          this.storePartial(msg, attempt, partial, failures, error);
+        } catch (memoryError) {
+          // The provider's failure is what the caller must see; the storage failure is logged.
+          this.logger.error({ err: errorText(memoryError) }, 'could not store the interrupted answer');
+        }
+        throw error;
+      } finally {
+        if (!settled) {
+          // The consumer broke out of its loop: keep what it was shown.
+          if (partial.final !== undefined) {
+            this.store(msg, this.finish(attempt, partial, failures), false);
+          } else {
+            this.storePartial(
+              msg,
+              attempt,
+              partial,
+              failures,
+              new ProviderError({ provider: name, code: 'aborted', message: 'The caller stopped reading the answer.' }),
+            );
+          }
+        }
+      }
+      const answer = this.finish(attempt, partial, failures);
+      this.store(msg, answer, false);
+      yield { type: 'done', message: answer };
+      return;
+    }
+    throw this.exhausted(failures);
+  }
+
+  /** Closes the providers the gateway built (not injected ones) and the memory. */
+  async close(): Promise<void> {
+    const providers = [...this.built.values()];
+    this.built.clear();
+    for (const provider of providers) {
+      const closable = provider as Provider & { close?: () => Promise<void> | void };
+      if (typeof closable.close === 'function') {
+        try {
+          await closable.close();
+        } catch (error) {
+          this.logger.warn({ provider: provider.name, err: errorText(error) }, 'closing a provider failed');
+        }
+      }
+    }
+    this.memory?.close();
+  }
+
+  private isEnabled(name: string): boolean {
+    return isProviderName(name) ? this.config.provider[name].enabled : true;
+  }
+
+  /** The chosen provider, then `[provider] fallback` without repeats or disabled entries. */
+  private candidates(msg: IncomingMessage): string[] {
+    const primary = nonEmpty(msg.provider) ? msg.provider : this.config.provider.default;
+    const names = [primary];
+    for (const name of this.config.provider.fallback) {
+      if (names.includes(name)) continue;
+      if (!this.isEnabled(name)) {
+        this.logger.debug({ provider: name }, 'fallback provider disabled; skipped');
+        continue;
+      }
+      names.push(name);
+    }
+    return names;
+  }
+
+  /** The provider for a candidate; a fallback that cannot be built is skipped, the first choice throws. */
+  private candidate(name: string, primary: boolean): Provider | undefined {
+    if (primary) return this.provider(name);
+    try {
+      return this.provider(name);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      this.logger.warn({ provider: name, err: error.message }, 'fallback provider unusable; skipped');
+      return undefined;
+    }
+  }
+
+  private attempt(name: string, provider: Provider, override: string | undefined): Attempt {
+    const attempt: Attempt = { name, started: performance.now() };
+    const model = override ?? configuredModel(provider) ?? this.configModel(name);
+    if (model !== undefined) attempt.model = model;
+    return attempt;
+  }
+
+  private configModel(name: string): string | undefined {
+    if (!isProviderName(name)) return undefined;
+    return this.config.provider[name].model;
+  }
+
+  private history(msg: IncomingMessage): ChatMessage[] {
+    if (this.memory === null) return [];
+    return this.memory.history(msg.conversationId, this.config.memory.maxContextMessages);
+  }
+
+  private context(msg: IncomingMessage, history: ChatMessage[], model: string | undefined): Context {
+    const context: Context = {
+      systemPrompt: msg.systemPrompt ?? this.config.omega.systemPrompt,
+      history,
+      currentMessage: msg.text,
+    };
+    if (model !== undefined) context.model = model;
+    return context;
+  }
+
+  private request(context: Context, msg: IncomingMessage): ChatRequest {
+    const messages = contextToMessages(context);
+    const last = messages[messages.length - 1];
+    if (last !== undefined && msg.images !== undefined && msg.images.length > 0) {
+      messages[messages.length - 1] = { ...last, images: [...msg.images] };
+    }
+    const request: ChatRequest = { messages };
+    if (context.model !== undefined) request.model = context.model;
+    if (msg.think !== undefined) request.think = msg.think;
+    return request;
+  }
+
+  private async callOnce(
+    name: string,
+    provider: Provider,
+    context: Context,
+    msg: IncomingMessage,
+    options: CallOptions,
+    attempt: Attempt,
+    failures: { name: string }[],
+  ): Promise<OutgoingMessage> {
+    const fallbackFrom = failures.map((f) => f.name);
+    if (isModelProvider(provider)) {
+      const response: ChatResponse = await provider.chat(this.request(context, msg), options);
+      const answer: OutgoingMessage = {
+        text: response.message.content,
+        metadata: buildMetadata({
+          provider: name,
+          model: response.model || attempt.model || '',
+          ms: elapsed(attempt.started),
+          usage: response.usage,
+          ...(response.doneReason === undefined ? {} : { doneReason: response.doneReason }),
+          timings: response.timings,
+          fallbackFrom,
+        }),
+        replyTarget: msg.conversationId,
+      };
+      if (response.message.thinking !== undefined && response.message.thinking !== '') {
+        answer.thinking = response.message.thinking;
+      }
+      if (response.message.toolCalls !== undefined && response.message.toolCalls.length > 0) {
+        answer.toolCalls = response.message.toolCalls;
+      }
+      return answer;
+    }
+    if (msg.think !== undefined || (msg.images !== undefined && msg.images.length > 0)) {
+      this.logger.debug({ provider: name }, 'provider takes no think/images settings; sent without them');
+    }
+    const answer = await provider.complete(context, options);
+    const metadata: MessageMetadata = {
+      ...answer.metadata,
+      providerUsed: name,
+      processingTimeMs: elapsed(attempt.started),
+    };
+    if (fallbackFrom.length > 0) metadata.fallbackFrom = fallbackFrom;
+    else delete metadata.fallbackFrom;
+    return { ...answer, metadata, replyTarget: msg.conversationId };
+  }
+
+  /** The finished answer of a stream. */
+  private finish(attempt: Attempt, partial: Received, failures: { name: string }[]): OutgoingMessage {
+    const final = partial.final;
+    const answer: OutgoingMessage = {
+      text: partial.text,
+      metadata: buildMetadata({
+        provider: attempt.name,
+        model: partial.model ?? attempt.model ?? '',
+        ms: elapsed(attempt.started),
+        ...(final?.usage === undefined ? {} : { usage: final.usage }),
+        doneReason: final === undefined ? 'incomplete' : (final.doneReason ?? 'stop'),
+        ...(final?.timings === undefined ? {} : { timings: final.timings }),
+        fallbackFrom: failures.map((f) => f.name),
+      }),
+    };
+    if (partial.thinking !== '') answer.thinking = partial.thinking;
+    if (partial.toolCalls.length > 0) answer.toolCalls = [...partial.toolCalls];
+    return answer;
+  }
+
+  private auditRecord(msg: IncomingMessage, attempt: Attempt, outcome: string): AuditRecordInput {
+    const record: AuditRecordInput = {
+      channel: msg.channel,
+      conversationId: msg.conversationId,
+      sender: msg.sender,
+      provider: attempt.name,
+      outcome,
+      durationMs: elapsed(attempt.started),
+    };
+    if (attempt.model !== undefined) record.model = attempt.model;
+    return record;
+  }
+
+  /**
+   * Audits a failed attempt. A memory failure here is logged, not thrown: the provider's
+   * error is the one the caller must see.
+   */
+  private auditFailure(msg: IncomingMessage, attempt: Attempt, error: unknown): void {
+    if (this.memory === null) return;
+    const code = errorCode(error);
+    const record = { ...this.auditRecord(msg, attempt, code), errorCode: code, errorMessage: errorText(error) };
+    try {
+      this.memory.audit(record);
+    } catch (memoryError) {
+      this.logger.error({ err: errorText(memoryError) }, 'could not write the audit record of a failed attempt');
+    }
+  }
+
+  /** Stores an exchange and its `ok` audit record in one transaction. */
+  private store(msg: IncomingMessage, answer: OutgoingMessage, interrupted: boolean, failure?: unknown): void {
+    answer.replyTarget = msg.conversationId;
+    if (this.memory === null) return;
+    const meta = answer.metadata;
+    const attempt: Attempt = { name: meta.providerUsed, model: meta.model, started: performance.now() };
+    const outcome = failure === undefined ? 'ok' : errorCode(failure);
+    const audit: AuditRecordInput = { ...this.auditRecord(msg, attempt, outcome), durationMs: meta.processingTimeMs };
+    if (failure !== undefined) {
+      audit.errorCode = outcome;
+      audit.errorMessage = errorText(failure);
+    }
+    if (meta.promptTokens !== undefined) audit.promptTokens = meta.promptTokens;
+    if (meta.completionTokens !== undefined) audit.completionTokens = meta.completionTokens;
+    this.memory.saveExchange({
+      conversationId: msg.conversationId,
+      channel: msg.channel,
+      sender: msg.sender,
+      user: { role: 'user', content: msg.text },
+      assistant: assistantMessage(answer.text, answer.thinking, answer.toolCalls),
+      metadata: meta,
+      interrupted,
+      audit,
+    });
+  }
+
+  /** Stores what arrived of an answer cut short, marked interrupted, with the failure audited. */
+  private storePartial(
+    msg: IncomingMessage,
+    attempt: Attempt,
+    partial: Received,
+    failures: { name: string }[],
+    error: unknown,
+  ): void {
+    const answer = this.finish(attempt, partial, failures);
+    answer.metadata.doneReason = 'interrupted';
+    this.store(msg, answer, true, error);
+  }
+
+  /** The error to throw when every candidate failed retryably. */
+  private exhausted(failures: { name: string; error: unknown }[]): unknown {
+    const first = failures[0];
+    if (first === undefined) {
+      return new ConfigError({ message: 'No provider is enabled; set `[provider.ollama] enabled = true`.' });
+    }
+    if (failures.length === 1 || !(first.error instanceof ProviderError)) return first.error;
+    const others = failures
+      .slice(1)
+      .map((f) => `${f.name} (${errorCode(f.error)})`)
+      .join(', ');
+    const e = first.error;
+    return new ProviderError({
+      provider: e.provider,
+      code: e.code,
+      message: `${e.message.replace(/[.\s]+$/, '')}; the fallback providers failed too: ${others}.`,
+      retryable: e.retryable,
+      ...(e.status === undefined ? {} : { status: e.status }),
+      ...(e.hint === undefined ? {} : { hint: e.hint }),
+      ...(e.phase === undefined ? {} : { phase: e.phase }),
+      ...(e.providerMessage === undefined ? {} : { providerMessage: e.providerMessage }),
+      cause: new AggregateError(
+        failures.map((f) => f.error),
+        'every provider failed',
+      ),
+    });
+  }
+}
+
+/** Rejects messages the gateway cannot file or send. */
+function validate(msg: IncomingMessage): void {
+  for (const key of ['channel', 'conversationId', 'sender'] as const) {
+    if (!nonEmpty(msg[key])) throw new UsageError(`The message has no ${key}; give it a non-empty ${key}.`);
+  }
+  if (typeof msg.text !== 'string') throw new UsageError('The message has no text; give it a text string.');
+  if (msg.text.trim() === '' && (msg.images === undefined || msg.images.length === 0)) {
+    throw new UsageError('The message is empty; type something to send.');
+  }
+}
+
+/** The model a provider instance is configured with, when it says so. */
+function configuredModel(provider: Provider): string | undefined {
+  const model = (provider as Provider & { model?: unknown }).model;
+  return typeof model === 'string' && model !== '' ? model : undefined;
+}
+
+function accumulate(partial: Received, chunk: ChatChunk): void {
+  partial.text += chunk.content;
+  if (chunk.thinking !== undefined) partial.thinking += chunk.thinking;
+  if (chunk.toolCalls !== undefined) partial.toolCalls.push(...chunk.toolCalls);
+  if (chunk.model !== undefined && chunk.model !== '') partial.model = chunk.model;
+  if (chunk.done) partial.final = chunk;
+}
+
+/** A whole answer as one final chunk, for providers that cannot stream. */
+function answerChunk(answer: OutgoingMessage): ChatChunk {
+  const m = answer.metadata;
+  const chunk: ChatChunk = { content: answer.text, done: true, doneReason: m.doneReason ?? 'stop', model: m.model };
+  if (answer.thinking !== undefined) chunk.thinking = answer.thinking;
+  if (answer.toolCalls !== undefined) chunk.toolCalls = answer.toolCalls;
+  const usage: Usage = {};
+  if (m.promptTokens !== undefined) usage.promptTokens = m.promptTokens;
+  if (m.completionTokens !== undefined) usage.completionTokens = m.completionTokens;
+  if (m.tokensUsed !== undefined) usage.totalTokens = m.tokensUsed;
+  if (Object.keys(usage).length > 0) chunk.usage = usage;
+  if (m.timings !== undefined) chunk.timings = m.timings;
+  return chunk;
+}

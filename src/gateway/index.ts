@@ -1,0 +1,6 @@
+/** The gateway: provider factory, fallback routing, conversation memory and audit. */
+export * from './factory.js';
+export * from './gateway.js';
+export * from './memory/sqlite.js';
+export { MIGRATIONS, LATEST_SCHEMA_VERSION } from './memory/migrations/index.js';
+export type { Migration } from './memory/migrations/index.js';

@@ -1,0 +1,491 @@
+/**
+ * The Ollama provider: Omega's contract over Ollama's native HTTP API (`/api/*`), on the
+ * shared undici transport.
+ */
+import { performance } from 'node:perf_hooks';
+import type {
+  CallOptions,
+  ChatChunk,
+  ChatRequest,
+  ChatResponse,
+  Context,
+  GenerationOptions,
+  ModelInfo,
+  ModelProvider,
+  OutgoingMessage,
+  Timeouts,
+} from '../../core/types.js';
+import { contextToMessages } from '../../core/types.js';
+import { ConfigError, ProviderError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import { silentLogger } from '../../core/logger.js';
+import type { OllamaConfig } from '../../config/types.js';
+import { DEFAULT_OLLAMA_URL, connectableOllamaUrl, parseOllamaHost } from '../../config/ollama-host.js';
+import { HttpTransport } from '../../http/transport.js';
+import type { HttpResponse } from '../../http/transport.js';
+import { LineSplitter } from '../../http/ndjson.js';
+import type { ErrorContext } from './errors.js';
+import {
+  fromHttpStatus,
+  fromPullError,
+  fromStreamError,
+  errorValueText,
+  protocolError,
+  toProviderError,
+} from './errors.js';
+import {
+  PROVIDER,
+  buildChatBody,
+  toMetadata,
+  toModelDetails,
+  toModelInfo,
+  toRunningModel,
+  toTimings,
+  toToolCalls,
+  toUsage,
+} from './wire.js';
+import type { ChatDefaults } from './wire.js';
+import { ChatStreamIterator } from './stream.js';
+import { OLLAMA_DEFAULT_TIMEOUTS } from './types.js';
+import type {
+  EmbedResult,
+  ModelDetails,
+  OllamaProviderOptions,
+  PullProgress,
+  RunningModel,
+  WireChatResponse,
+  WireListModel,
+  WireRunningModel,
+  WireShowResponse,
+} from './types.js';
+
+/** Model used when neither the config nor the call names one. */
+export const DEFAULT_OLLAMA_MODEL = 'llama3';
+
+const JSON_HEADERS: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'omega' };
+const GET_HEADERS: Record<string, string> = { 'user-agent': 'omega' };
+
+type Method = 'GET' | 'POST' | 'DELETE';
+
+/** Talks to one Ollama server. Implements the full {@link ModelProvider} contract plus Ollama's extras. */
+export class OllamaProvider implements ModelProvider {
+  /** Always `ollama`. */
+  readonly name = 'ollama' as const;
+  /** Ollama needs no key. */
+  readonly requiresApiKey = false as const;
+  /** The URL requests go to, without a trailing slash (wildcard binds mapped to loopback). */
+  readonly baseUrl: string;
+  /** Model used when a call names none. */
+  readonly model: string;
+  /** Where {@link baseUrl} came from. */
+  readonly baseUrlSource: 'default' | 'config' | 'env';
+  /** The default phase timeouts of this provider. */
+  readonly timeouts: Readonly<Timeouts>;
+
+  private readonly origin: string;
+  private readonly basePath: string;
+  private readonly keepAlive: string | number | undefined;
+  private readonly defaultOptions: GenerationOptions | undefined;
+  private readonly logger: Logger;
+  private readonly transport: HttpTransport;
+  private readonly showConcurrency: number;
+  /** `/api/show` answers by model digest: a digest names immutable content. */
+  private readonly showCache = new Map<string, WireShowResponse>();
+
+  constructor(opts: OllamaProviderOptions = {}) {
+    const env = opts.env ?? process.env;
+    let raw: string;
+    let source: 'default' | 'config' | 'env';
+    if (opts.baseUrl !== undefined && opts.baseUrl.trim() !== '') {
+      const given = opts.baseUrl.trim();
+      // A bare host[:port] is read the way OLLAMA_HOST is, instead of as a URL scheme.
+      raw = given.includes('://') ? given : parseOllamaHost(given);
+      source = opts.baseUrlSource ?? 'config';
+    } else if (env.OLLAMA_HOST !== undefined && env.OLLAMA_HOST.trim() !== '') {
+      raw = parseOllamaHost(env.OLLAMA_HOST);
+      source = 'env';
+    } else {
+      raw = DEFAULT_OLLAMA_URL;
+      source = 'default';
+    }
+    const url = new URL(connectableOllamaUrl(raw));
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new ConfigError({
+        key: source === 'env' ? 'OLLAMA_HOST' : 'provider.ollama.base_url',
+        expected: 'an http:// or https:// URL',
+        message: `The Ollama address ${url.href} is not http or https; use a value like ${DEFAULT_OLLAMA_URL}.`,
+      });
+    }
+    this.origin = url.origin;
+    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.baseUrl = this.origin + this.basePath;
+    this.baseUrlSource = source;
+    this.model = opts.model !== undefined && opts.model.trim() !== '' ? opts.model.trim() : DEFAULT_OLLAMA_MODEL;
+    this.keepAlive = opts.keepAlive;
+    this.defaultOptions = opts.options;
+    this.timeouts = Object.freeze({ ...OLLAMA_DEFAULT_TIMEOUTS, ...definedOnly(opts.timeouts) });
+    this.logger = (opts.logger ?? silentLogger).child({ provider: PROVIDER });
+    this.showConcurrency = Math.max(1, opts.showConcurrency ?? 4);
+    this.transport = new HttpTransport({
+      timeouts: this.timeouts,
+      logger: this.logger,
+      ...(opts.connect === undefined ? {} : { connect: opts.connect }),
+    });
+  }
+
+  /** A provider from the loaded `[provider.ollama]` section. */
+  static fromConfig(config: OllamaConfig, logger?: Logger): OllamaProvider {
+    return new OllamaProvider({
+      baseUrl: config.baseUrl,
+      baseUrlSource: config.baseUrlSource,
+      model: config.model,
+      keepAlive: config.keepAlive,
+      timeouts: config.timeouts,
+      options: config.options,
+      ...(logger === undefined ? {} : { logger }),
+    });
+  }
+
+  // ---- contract -------------------------------------------------------------------------
+
+  /** Answers the current message of `context` (system prompt, history, then the user's message). */
+  async complete(context: Context, options?: CallOptions): Promise<OutgoingMessage> {
+    const request: ChatRequest = { messages: contextToMessages(context) };
+    if (context.model !== undefined && context.model !== '') request.model = context.model;
+    const res = await this.chat(request, options);
+    const out: OutgoingMessage = { text: res.message.content, metadata: toMetadata(res) };
+    if (res.message.thinking !== undefined) out.thinking = res.message.thinking;
+    if (res.message.toolCalls !== undefined) out.toolCalls = res.message.toolCalls;
+    return out;
+  }
+
+  /** `GET /api/tags` within `timeoutMs` (2 s by default): true on 200. Never throws. */
+  async isAvailable(options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<boolean> {
+    const ms = options?.timeoutMs ?? 2000;
+    const connectMs = this.timeouts.connectMs > 0 ? Math.min(this.timeouts.connectMs, ms) : ms;
+    try {
+      const res = await this.transport.request({
+        origin: this.origin,
+        path: `${this.basePath}/api/tags`,
+        method: 'GET',
+        headers: GET_HEADERS,
+        signal: options?.signal,
+        timeouts: { connectMs, loadMs: ms, idleMs: ms, requestMs: ms },
+      });
+      await res.body.bytes();
+      return res.status === 200;
+    } catch (error) {
+      this.logger.debug({ err: (error as Error).message }, 'ollama not available');
+      return false;
+    }
+  }
+
+  /**
+   * Installed models from `/api/tags`, enriched from `/api/show` (context window, capabilities)
+   * with bounded concurrency and a cache by digest. A model whose `/api/show` fails is still
+   * listed, with default capabilities and no context window.
+   */
+  async listModels(options?: CallOptions): Promise<ModelInfo[]> {
+    const tags = await this.json<{ models?: WireListModel[] | null }>('GET', '/api/tags', undefined, options);
+    const models = tags.models ?? [];
+    if (!Array.isArray(models)) throw protocolError('"models" is not a list', this.ctx('GET', '/api/tags'));
+    const shows = await mapLimit(models, this.showConcurrency, (m) => this.showForListing(m, options));
+    return models.map((m, i) => toModelInfo(m, shows[i]));
+  }
+
+  /**
+   * A chat answer in one piece (`stream: false`). Ollama sends nothing until the answer is
+   * complete, so the load timeout covers the whole generation here; use {@link chatStream} for
+   * long answers.
+   */
+  async chat(request: ChatRequest, options?: CallOptions): Promise<ChatResponse> {
+    const start = performance.now();
+    const model = request.model ?? this.model;
+    const body = buildChatBody(request, this.chatDefaults(), false);
+    const res = await this.json<WireChatResponse>('POST', '/api/chat', body, options, model, false);
+    const wire = res.message ?? {};
+    const message: ChatResponse['message'] = {
+      role: 'assistant',
+      content: typeof wire.content === 'string' ? wire.content : '',
+    };
+    if (typeof wire.thinking === 'string' && wire.thinking !== '') message.thinking = wire.thinking;
+    if (Array.isArray(wire.tool_calls) && wire.tool_calls.length > 0) message.toolCalls = toToolCalls(wire.tool_calls);
+    const out: ChatResponse = {
+      message,
+      model: typeof res.model === 'string' ? res.model : model,
+      usage: toUsage(res),
+      timings: toTimings(res),
+      processingTimeMs: performance.now() - start,
+    };
+    // Ollama aggregates the stream server-side; without `done` it ended early (its repeat guard).
+    if (res.done !== true) out.doneReason = 'incomplete';
+    else if (typeof res.done_reason === 'string' && res.done_reason !== '') out.doneReason = res.done_reason;
+    return out;
+  }
+
+  /**
+   * Streams a chat answer chunk by chunk. The last chunk has `done: true`; if Ollama ends the
+   * stream without one, a final chunk with `doneReason: 'incomplete'` is added. Leaving the
+   * `for await` early cancels the HTTP request.
+   */
+  chatStream(request: ChatRequest, options?: CallOptions): AsyncIterable<ChatChunk> {
+    const model = request.model ?? this.model;
+    const ctx = this.ctx('POST', '/api/chat', model, true);
+    const body = JSON.stringify(buildChatBody(request, this.chatDefaults(), true));
+    return new ChatStreamIterator(() => this.send('POST', '/api/chat', body, options, ctx), model, ctx, this.logger);
+  }
+
+  // ---- Ollama extras ----------------------------------------------------------------------
+
+  /** The server's version, e.g. `0.9.6`. */
+  async version(options?: CallOptions): Promise<string> {
+    const res = await this.json<{ version?: unknown }>('GET', '/api/version', undefined, options);
+    if (typeof res.version !== 'string') throw protocolError('no "version" field', this.ctx('GET', '/api/version'));
+    return res.version;
+  }
+
+  /** Models currently loaded in memory, with when they will be unloaded. */
+  async ps(options?: CallOptions): Promise<RunningModel[]> {
+    const res = await this.json<{ models?: WireRunningModel[] | null }>('GET', '/api/ps', undefined, options);
+    const models = res.models ?? [];
+    if (!Array.isArray(models)) throw protocolError('"models" is not a list', this.ctx('GET', '/api/ps'));
+    return models.map(toRunningModel);
+  }
+
+  /** What Ollama knows about an installed model; `model_not_found` when it is not installed. */
+  async show(model: string, options?: CallOptions): Promise<ModelDetails> {
+    const res = await this.json<WireShowResponse>('POST', '/api/show', { model }, options, model);
+    return toModelDetails(model, res);
+  }
+
+  /** Embeddings of one input or several, from `/api/embed`. */
+  async embed(
+    model: string,
+    input: string | string[],
+    options?: CallOptions & { truncate?: boolean; keepAlive?: string | number },
+  ): Promise<EmbedResult> {
+    const body: Record<string, unknown> = { model, input };
+    if (options?.truncate !== undefined) body.truncate = options.truncate;
+    const keepAlive = options?.keepAlive ?? this.keepAlive;
+    if (keepAlive !== undefined) body.keep_alive = keepAlive;
+    const res = await this.json<{
+      model?: string;
+      embeddings?: number[][];
+      prompt_eval_count?: number;
+      total_duration?: number;
+    }>('POST', '/api/embed', body, options, model);
+    if (!Array.isArray(res.embeddings)) throw protocolError('no "embeddings" list', this.ctx('POST', '/api/embed', model));
+    const out: EmbedResult = { model: res.model ?? model, embeddings: res.embeddings };
+    if (typeof res.prompt_eval_count === 'number') out.promptTokens = res.prompt_eval_count;
+    if (typeof res.total_duration === 'number') out.totalMs = res.total_duration / 1e6;
+    return out;
+  }
+
+  /**
+   * Downloads a model, yielding Ollama's progress events. Throws a {@link ProviderError} when
+   * Ollama reports an error (unknown model, registry unreachable) or the stream ends before `success`.
+   * Gaps between progress events may last as long as the load timeout (hashing a large layer is silent).
+   */
+  pull(model: string, options?: CallOptions & { insecure?: boolean }): AsyncIterable<PullProgress> {
+    return this.streamPull(model, options);
+  }
+
+  /** Unloads `model` (default: the configured one) from memory now. */
+  async unload(model?: string, options?: CallOptions): Promise<void> {
+    const name = model ?? this.model;
+    await this.json('POST', '/api/chat', { model: name, messages: [], keep_alive: 0, stream: false }, options, name);
+  }
+
+  /** Releases pooled connections at once, so a CLI exits; in-flight calls fail with `aborted`. */
+  async close(): Promise<void> {
+    await this.transport.close();
+  }
+
+  // ---- internals --------------------------------------------------------------------------
+
+  private ctx(method: string, endpoint: string, model?: string, streamed?: boolean): ErrorContext {
+    const ctx: ErrorContext = { baseUrl: this.baseUrl, baseUrlSource: this.baseUrlSource, method, endpoint };
+    if (model !== undefined) ctx.model = model;
+    if (streamed !== undefined) ctx.streamed = streamed;
+    return ctx;
+  }
+
+  private chatDefaults(): ChatDefaults {
+    return { model: this.model, keepAlive: this.keepAlive, options: this.defaultOptions };
+  }
+
+  /** Sends a request; resolves on a 2xx status and throws a mapped ProviderError otherwise. */
+  private async send(
+    method: Method,
+    endpoint: string,
+    body: string | undefined,
+    options: CallOptions | undefined,
+    ctx: ErrorContext,
+  ): Promise<HttpResponse> {
+    let res: HttpResponse;
+    try {
+      res = await this.transport.request({
+        origin: this.origin,
+        path: this.basePath + endpoint,
+        method,
+        headers: body === undefined ? GET_HEADERS : JSON_HEADERS,
+        body,
+        signal: options?.signal,
+        timeouts: options?.timeouts,
+      });
+    } catch (error) {
+      throw toProviderError(error, ctx);
+    }
+    if (res.status >= 200 && res.status < 300) return res;
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (error) {
+      throw toProviderError(error, ctx);
+    }
+    const err = fromHttpStatus(res.status, res.headers, text, ctx);
+    this.logger.debug({ status: res.status, code: err.code, endpoint }, 'ollama error response');
+    throw err;
+  }
+
+  /** A non-streamed JSON call. */
+  private async json<T>(
+    method: Method,
+    endpoint: string,
+    body: unknown,
+    options: CallOptions | undefined,
+    model?: string,
+    streamed?: boolean,
+  ): Promise<T> {
+    const ctx = this.ctx(method, endpoint, model, streamed);
+    const res = await this.send(method, endpoint, body === undefined ? undefined : JSON.stringify(body), options, ctx);
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (error) {
+      throw toProviderError(error, ctx);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (cause) {
+      throw protocolError(text.trim() === '' ? 'an empty body' : 'malformed JSON', ctx, cause);
+    }
+    if (typeof parsed !== 'object' || parsed === null) throw protocolError('not a JSON object', ctx);
+    const error = (parsed as { error?: unknown }).error;
+    if (error !== undefined) throw fromStreamError(errorValueText(error) ?? 'unknown error', ctx);
+    return parsed as T;
+  }
+
+  private async *streamPull(
+    model: string,
+    options: (CallOptions & { insecure?: boolean }) | undefined,
+  ): AsyncGenerator<PullProgress> {
+    const ctx = this.ctx('POST', '/api/pull', model);
+    const req: Record<string, unknown> = { model, stream: true };
+    if (options?.insecure === true) req.insecure = true;
+    // Verifying a multi-gigabyte layer prints nothing for minutes: allow gaps as long as a load.
+    const { idleMs, loadMs } = this.timeouts;
+    const pullIdle = idleMs === 0 || loadMs === 0 ? 0 : Math.max(idleMs, loadMs);
+    const callOptions: CallOptions = { ...options, timeouts: { idleMs: pullIdle, ...options?.timeouts } };
+    const res = await this.send('POST', '/api/pull', JSON.stringify(req), callOptions, ctx);
+    const stream = res.body;
+    const splitter = new LineSplitter();
+    let success = false;
+    let ended = false;
+    try {
+      for (;;) {
+        let buf: Buffer | null | undefined;
+        try {
+          buf = stream.read();
+          if (buf === undefined) buf = await stream.wait();
+        } catch (error) {
+          if (success) break;
+          throw toProviderError(error, ctx);
+        }
+        let line: string | undefined;
+        if (buf === null) {
+          ended = true;
+          line = splitter.end();
+        } else {
+          splitter.push(buf);
+          line = splitter.next();
+        }
+        while (line !== undefined) {
+          const progress = parsePullLine(line, model, ctx);
+          if (progress.status === 'success') success = true;
+          yield progress;
+          line = buf === null ? undefined : splitter.next();
+        }
+        if (buf === null) break;
+      }
+      if (!success) {
+        throw new ProviderError({
+          provider: PROVIDER,
+          code: 'server_error',
+          message: `Ollama ended the pull of '${model}' before it finished; run the pull again to resume it.`,
+        });
+      }
+    } finally {
+      if (!ended && !stream.finished) stream.cancel();
+    }
+  }
+
+  private async showForListing(m: WireListModel, options: CallOptions | undefined): Promise<WireShowResponse | undefined> {
+    const key = m.digest !== undefined && m.digest !== '' ? m.digest : undefined;
+    if (key !== undefined) {
+      const cached = this.showCache.get(key);
+      if (cached !== undefined) return cached;
+    }
+    try {
+      const show = await this.json<WireShowResponse>('POST', '/api/show', { model: m.name }, options, m.name);
+      if (key !== undefined) this.showCache.set(key, show);
+      return show;
+    } catch (error) {
+      // The caller giving up is not one model's failure.
+      if (options?.signal?.aborted) throw error;
+      this.logger.warn({ model: m.name, err: (error as Error).message }, 'could not read model details');
+      return undefined;
+    }
+  }
+}
+
+function parsePullLine(line: string, model: string, ctx: ErrorContext): PullProgress {
+  let obj: { status?: unknown; digest?: unknown; total?: unknown; completed?: unknown; error?: unknown };
+  try {
+    obj = JSON.parse(line) as typeof obj;
+  } catch (cause) {
+    throw protocolError('a progress line that is not JSON', ctx, cause);
+  }
+  if (typeof obj !== 'object' || obj === null) throw protocolError('a progress line that is not a JSON object', ctx);
+  if (obj.error !== undefined) throw fromPullError(errorValueText(obj.error) ?? 'unknown error', model);
+  const p: PullProgress = { status: typeof obj.status === 'string' ? obj.status : '' };
+  if (typeof obj.digest === 'string') p.digest = obj.digest;
+  if (typeof obj.total === 'number') p.total = obj.total;
+  if (typeof obj.completed === 'number') p.completed = obj.completed;
+  return p;
+}
+
+/** Runs `fn` over `items` with at most `limit` calls in flight; results keep the input order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+function definedOnly(t: Partial<Timeouts> | undefined): Partial<Timeouts> {
+  const out: Partial<Timeouts> = {};
+  if (t === undefined) return out;
+  for (const key of ['connectMs', 'loadMs', 'idleMs', 'requestMs'] as const) {
+    const v = t[key];
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) out[key] = v;
+  }
+  return out;
+}

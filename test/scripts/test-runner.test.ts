@@ -1,0 +1,50 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { listTestFiles, parseArgs, selectFiles } from '../../scripts/test.js';
+import { REPO_ROOT } from '../../scripts/lib/paths.js';
+
+describe('scripts/test.ts: choosing files', () => {
+  test('listTestFiles finds *.test.ts recursively, sorted, skipping dot dirs and other files', () => {
+    const root = mkdtempSync(join(tmpdir(), 'omega-runner-'));
+    try {
+      for (const f of ['test/b.test.ts', 'test/a/x.test.ts', 'test/integration/o.test.ts', 'test/support/h.ts', 'test/.hidden/z.test.ts', 'test/c.test.js']) {
+        mkdirSync(join(root, f, '..'), { recursive: true });
+        writeFileSync(join(root, f), '');
+      }
+      assert.deepEqual(listTestFiles(root), ['test/a/x.test.ts', 'test/b.test.ts', 'test/integration/o.test.ts']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('this repository has integration and unit tests to run', () => {
+    const files = listTestFiles();
+    assert.ok(files.includes('test/integration/ollama.test.ts'));
+    assert.ok(files.includes('test/scripts/gguf.test.ts'));
+  });
+
+  const all = ['test/a.test.ts', 'test/providers/ollama/x.test.ts', 'test/integration/ollama.test.ts', 'test/integration/cli.test.ts'];
+
+  test('--unit drops test/integration, --integration keeps only it', () => {
+    assert.deepEqual(selectFiles(all, parseArgs(['--unit'])), ['test/a.test.ts', 'test/providers/ollama/x.test.ts']);
+    assert.deepEqual(selectFiles(all, parseArgs(['--integration'])), ['test/integration/ollama.test.ts', 'test/integration/cli.test.ts']);
+    assert.deepEqual(selectFiles(all, parseArgs([])), all);
+  });
+
+  test('filters: substrings of paths, or existing files and directories', () => {
+    assert.deepEqual(selectFiles(all, parseArgs(['ollama'])), ['test/providers/ollama/x.test.ts', 'test/integration/ollama.test.ts']);
+    assert.deepEqual(selectFiles(all, parseArgs(['--unit', 'ollama'])), ['test/providers/ollama/x.test.ts']);
+    const real = listTestFiles();
+    assert.deepEqual(selectFiles(real, parseArgs([join(REPO_ROOT, 'test', 'scripts', 'gguf.test.ts')])), ['test/scripts/gguf.test.ts']);
+    const inDir = selectFiles(real, parseArgs([join(REPO_ROOT, 'test', 'integration')]));
+    assert.ok(inDir.length > 0 && inDir.every((f) => f.startsWith('test/integration/')));
+  });
+
+  test('node --test-* flags pass through; unknown options are errors', () => {
+    assert.deepEqual(parseArgs(['--test-name-pattern=abort', 'x']), { mode: 'all', filters: ['x'], nodeFlags: ['--test-name-pattern=abort'] });
+    assert.throws(() => parseArgs(['--bogus']), /unknown option --bogus/);
+  });
+});
