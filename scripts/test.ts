@@ -82,6 +82,19 @@ export function selectFiles(all: readonly string[], args: RunnerArgs, root = REP
   return files;
 }
 
+/** node's closing counts (TAP `# pass 3` or spec `ℹ pass 3`), read from the end of its output. */
+export function summaryCounts(output: string): { pass: number; fail: number; skipped: number } | undefined {
+  const read = (name: string): number | undefined => {
+    const matches = [...output.matchAll(new RegExp(`^(?:#|ℹ) ${name} (\\d+)$`, 'gm'))];
+    const last = matches.at(-1);
+    return last ? Number(last[1]) : undefined;
+  };
+  const pass = read('pass');
+  const fail = read('fail');
+  if (pass === undefined || fail === undefined) return undefined;
+  return { pass, fail: fail + (read('cancelled') ?? 0), skipped: read('skipped') ?? 0 };
+}
+
 function note(line: string): void {
   // stderr, so that node's closing summary stays the last thing on stdout.
   process.stderr.write(`omega-test: ${line}\n`);
@@ -148,8 +161,14 @@ async function main(argv: readonly string[]): Promise<number> {
     ...files,
   ];
   const started = performance.now();
+  let outputTail = '';
   const code = await new Promise<number>((resolvePromise) => {
-    child = spawn(process.execPath, nodeArgs, { cwd: REPO_ROOT, env, stdio: 'inherit' });
+    child = spawn(process.execPath, nodeArgs, { cwd: REPO_ROOT, env, stdio: ['inherit', 'pipe', 'inherit'] });
+    // Passed through as is; the tail is kept to restate node's summary as the closing line.
+    child.stdout?.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk);
+      outputTail = (outputTail + chunk.toString('utf8')).slice(-8192);
+    });
     child.on('error', (err) => {
       note(`could not start node --test: ${err.message}`);
       resolvePromise(1);
@@ -182,6 +201,9 @@ async function main(argv: readonly string[]): Promise<number> {
       (server ? `; integration: ${formatMs(integrationMs)} in tests + ${formatMs(setupMs)} getting Ollama and starting it` : ''),
   );
   if (skipping) process.stderr.write(`${skipBanner()}\n`);
+  const counts = summaryCounts(outputTail);
+  // One plain closing line that any CI log reader understands, after everything else.
+  if (counts) process.stdout.write(`omega-test: ${counts.pass} passed, ${counts.fail} failed, ${counts.skipped} skipped\n`);
   return code;
 }
 

@@ -1,8 +1,8 @@
 /**
  * Omega: a local-first AI provider layer and gateway with a first-class Ollama provider.
  *
- * The package root exports the provider contract and errors, configuration loading,
- * the Ollama provider, and the gateway with its SQLite memory.
+ * The package root exports the provider contract and errors, configuration loading, the
+ * Ollama provider, the hosted providers, and the gateway with its SQLite memory.
  */
 export * from './core/index.js';
 export * from './config/index.js';
@@ -19,4 +19,12 @@ export type {
   PullProgress,
   RunningModel,
 } from './providers/ollama/index.js';
+export { AnthropicProvider } from './providers/anthropic/index.js';
+export type { AnthropicProviderOptions } from './providers/anthropic/index.js';
+export { OpenAIProvider, OpenAICompatibleProvider } from './providers/openai/index.js';
+export type { OpenAIProviderOptions, OpenAICompatibleOptions } from './providers/openai/index.js';
+export { OpenRouterProvider } from './providers/openrouter/index.js';
+export type { OpenRouterProviderOptions } from './providers/openrouter/index.js';
+export { ClaudeCodeProvider } from './providers/claude-code/index.js';
+export type { ClaudeCodeProviderOptions } from './providers/claude-code/index.js';
 export * from './gateway/index.js';

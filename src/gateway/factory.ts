@@ -6,10 +6,11 @@ import type { Logger } from '../core/logger.js';
 import type { Provider } from '../core/types.js';
 import { PROVIDER_NAMES } from '../config/types.js';
 import type { OmegaConfig, ProviderName } from '../config/types.js';
+import { AnthropicProvider } from '../providers/anthropic/index.js';
+import { ClaudeCodeProvider } from '../providers/claude-code/index.js';
 import { OllamaProvider } from '../providers/ollama/index.js';
-
-/** Providers this version of Omega can build; the others are known names that land later. */
-export const IMPLEMENTED_PROVIDERS: readonly ProviderName[] = ['ollama'];
+import { OpenAIProvider } from '../providers/openai/index.js';
+import { OpenRouterProvider } from '../providers/openrouter/index.js';
 
 /** Options of {@link buildProvider}. */
 export interface BuildProviderOptions {
@@ -21,11 +22,6 @@ export interface BuildProviderOptions {
 /** True when `name` is one of the provider names config.toml accepts. */
 export function isProviderName(name: string): name is ProviderName {
   return (PROVIDER_NAMES as readonly string[]).includes(name);
-}
-
-/** True when this version of Omega can build the provider. */
-export function isImplementedProvider(name: string): boolean {
-  return (IMPLEMENTED_PROVIDERS as readonly string[]).includes(name);
 }
 
 /** Every provider whose `enabled` is true in `config`, in {@link PROVIDER_NAMES} order. */
@@ -48,8 +44,8 @@ export function disabledProviderError(name: string, configFile?: string): Config
 }
 
 /**
- * Builds the provider called `name` from `config`. An unknown, not yet implemented or
- * disabled provider is a {@link ConfigError} that says what to change.
+ * Builds the provider called `name` from `config`. An unknown or disabled provider, or a
+ * hosted one without an API key, is a {@link ConfigError} that says what to change.
  */
 export function buildProvider(name: string, config: OmegaConfig, opts: BuildProviderOptions = {}): Provider {
   const file = opts.configFile;
@@ -62,23 +58,39 @@ export function buildProvider(name: string, config: OmegaConfig, opts: BuildProv
       ...fileField,
     });
   }
-  if (!isImplementedProvider(name)) {
-    throw new ConfigError({
-      message: `The ${name} provider is not available in this version of Omega yet; use ${IMPLEMENTED_PROVIDERS.join(' or ')} for now.`,
-      key: `provider.${name}`,
-      ...fileField,
-    });
-  }
   if (!config.provider[name].enabled) throw disabledProviderError(name, file);
   switch (name) {
     case 'ollama':
       return OllamaProvider.fromConfig(config.provider.ollama, opts.logger);
-    default:
-      // Unreachable while IMPLEMENTED_PROVIDERS and this switch agree; kept as a guard for the next provider.
+    case 'anthropic':
+      return withConfigFile(() => AnthropicProvider.fromConfig(config.provider.anthropic, opts.logger), name, file);
+    case 'openai':
+      return withConfigFile(() => OpenAIProvider.fromConfig(config.provider.openai, opts.logger), name, file);
+    case 'openrouter':
+      return withConfigFile(() => OpenRouterProvider.fromConfig(config.provider.openrouter, opts.logger), name, file);
+    case 'claude-code':
+      return ClaudeCodeProvider.fromConfig(config.provider['claude-code'], opts.logger);
+  }
+}
+
+/**
+ * Builds a hosted provider; a missing API key surfaces as the provider's ConfigError,
+ * completed with the config file so the message says where to put the key.
+ */
+function withConfigFile(build: () => Provider, name: ProviderName, file: string | undefined): Provider {
+  try {
+    return build();
+  } catch (error) {
+    if (error instanceof ConfigError && file !== undefined && error.file === undefined) {
       throw new ConfigError({
-        message: `The ${name} provider is not available in this version of Omega yet; use ollama for now.`,
-        key: `provider.${name}`,
-        ...fileField,
+        message: error.message,
+        file,
+        ...(error.key === undefined ? { key: `provider.${name}.api_key` } : { key: error.key }),
+        ...(error.expected === undefined ? {} : { expected: error.expected }),
+        ...(error.hint === undefined ? {} : { hint: error.hint }),
+        cause: error,
       });
+    }
+    throw error;
   }
 }

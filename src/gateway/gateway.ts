@@ -212,7 +212,8 @@ export class Gateway {
     validate(msg);
     const history = this.history(msg);
     const failures: { name: string; error: unknown }[] = [];
-    for (const [index, name] of this.candidates(msg).entries()) {
+    const candidates = this.candidates(msg);
+    for (const [index, name] of candidates.entries()) {
       const provider = this.candidate(name, index === 0);
       if (provider === undefined) continue;
       const override = index === 0 && nonEmpty(msg.model) ? msg.model : undefined;
@@ -224,7 +225,7 @@ export class Gateway {
       } catch (error) {
         this.auditFailure(msg, attempt, error);
         if (!shouldFallBack(error) || options.signal?.aborted === true) throw error;
-        this.logger.warn({ provider: name, code: errorCode(error) }, 'provider failed; trying the next one');
+        if (index < candidates.length - 1) this.logger.warn({ provider: name, code: errorCode(error) }, 'provider failed; trying the next one');
         failures.push({ name, error });
         continue;
       }
@@ -243,7 +244,8 @@ export class Gateway {
     validate(msg);
     const history = this.history(msg);
     const failures: { name: string; error: unknown }[] = [];
-    for (const [index, name] of this.candidates(msg).entries()) {
+    const candidates = this.candidates(msg);
+    for (const [index, name] of candidates.entries()) {
       const provider = this.candidate(name, index === 0);
       if (provider === undefined) continue;
       const override = index === 0 && nonEmpty(msg.model) ? msg.model : undefined;
@@ -277,7 +279,7 @@ export class Gateway {
         if (!yielded) {
           this.auditFailure(msg, attempt, error);
           if (!shouldFallBack(error) || options.signal?.aborted === true) throw error;
-          this.logger.warn({ provider: name, code: errorCode(error) }, 'provider failed; trying the next one');
+          if (index < candidates.length - 1) this.logger.warn({ provider: name, code: errorCode(error) }, 'provider failed; trying the next one');
           failures.push({ name, error });
           continue;
         }

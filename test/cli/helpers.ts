@@ -50,6 +50,8 @@ export function cleanEnv(home: string, extra: Record<string, string | undefined>
     if (value !== undefined) env[key] = value;
   }
   env.HOME = home;
+  // No forced exit: a leaked handle must make the test fail, not be papered over.
+  env.OMEGA_STRICT_EXIT = '1';
   for (const [key, value] of Object.entries(extra)) {
     if (value === undefined) delete env[key];
     else env[key] = value;

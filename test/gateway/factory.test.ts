@@ -1,8 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../src/core/errors.js';
-import { buildProvider, enabledProviders, isImplementedProvider } from '../../src/gateway/factory.js';
+import { buildProvider, enabledProviders } from '../../src/gateway/factory.js';
+import { AnthropicProvider } from '../../src/providers/anthropic/index.js';
+import { ClaudeCodeProvider } from '../../src/providers/claude-code/index.js';
 import { OllamaProvider } from '../../src/providers/ollama/index.js';
+import { OpenAIProvider } from '../../src/providers/openai/index.js';
+import { OpenRouterProvider } from '../../src/providers/openrouter/index.js';
 import { testConfig } from './helpers.js';
 
 describe('buildProvider', () => {
@@ -32,16 +36,53 @@ describe('buildProvider', () => {
     );
   });
 
-  for (const name of ['anthropic', 'openai', 'openrouter', 'claude-code']) {
-    it(`says ${name} is not available in this version yet, even when enabled`, () => {
-      assert.equal(isImplementedProvider(name), false);
+  const SECRET = 'sk-test-factory-secret-0123456789';
+  const hosted = [
+    { name: 'anthropic', type: AnthropicProvider, env: 'ANTHROPIC_API_KEY' },
+    { name: 'openai', type: OpenAIProvider, env: 'OPENAI_API_KEY' },
+    { name: 'openrouter', type: OpenRouterProvider, env: 'OPENROUTER_API_KEY' },
+  ] as const;
+  for (const { name, type, env } of hosted) {
+    it(`builds ${name} from [provider.${name}] when it has a key`, async () => {
+      const config = testConfig({ enabled: [name] });
+      config.provider[name].apiKey = SECRET;
+      config.provider[name].apiKeyEnv = env;
+      const provider = buildProvider(name, config);
+      assert.ok(provider instanceof type);
+      assert.equal(provider.name, name);
+      assert.equal(provider.requiresApiKey, true);
+      await provider.close();
+    });
+
+    it(`refuses ${name} without a key, naming the config key, the env variable and the file`, () => {
+      const config = testConfig({ enabled: [name] });
+      config.provider[name].apiKeyEnv = env;
       assert.throws(
-        () => buildProvider(name, testConfig({ enabled: ['ollama', 'anthropic', 'openai', 'openrouter', 'claude-code'] })),
+        () => buildProvider(name, config, { configFile: '/etc/omega/config.toml' }),
         (e: unknown) =>
-          e instanceof ConfigError && e.message.includes(`${name} provider is not available in this version`) && e.key === `provider.${name}`,
+          e instanceof ConfigError &&
+          e.file === '/etc/omega/config.toml' &&
+          e.key === `provider.${name}.api_key` &&
+          e.message.includes(env) &&
+          e.message.includes(`provider.${name}.api_key`),
       );
     });
   }
+
+  it('builds the Claude Code provider, which needs no key', () => {
+    const provider = buildProvider('claude-code', testConfig({ enabled: ['claude-code'] }));
+    assert.ok(provider instanceof ClaudeCodeProvider);
+    assert.equal(provider.requiresApiKey, false);
+  });
+
+  it('refuses every hosted provider while it is disabled', () => {
+    for (const name of ['anthropic', 'openai', 'openrouter', 'claude-code']) {
+      assert.throws(
+        () => buildProvider(name, testConfig()),
+        (e: unknown) => e instanceof ConfigError && e.key === `provider.${name}.enabled` && e.message.includes(`[provider.${name}] enabled = true`),
+      );
+    }
+  });
 
   it('refuses an unknown name, listing the known ones', () => {
     assert.throws(

@@ -149,20 +149,20 @@ test('the parser is reusable after end()', () => {
 });
 
 test('parseSse yields events from an async iterable and stops the source when the loop exits early', async () => {
-  let returned = false;
+  const src = { returned: 0 };
   const bytes = enc('data: 1\n\ndata: 2\n\ndata: 3\n\n');
   async function* source(): AsyncGenerator<Uint8Array> {
     try {
       for (let i = 0; i < bytes.length; i += 5) yield bytes.subarray(i, i + 5);
     } finally {
-      returned = true;
+      src.returned++;
     }
   }
   const all: string[] = [];
   for await (const e of parseSse(source())) all.push(e.data);
   assert.deepEqual(all, ['1', '2', '3']);
+  assert.equal(src.returned, 1);
 
-  returned = false;
   const seen: string[] = [];
   const gen = source();
   for await (const e of parseSse(gen)) {
@@ -170,5 +170,5 @@ test('parseSse yields events from an async iterable and stops the source when th
     break;
   }
   assert.deepEqual(seen, ['1']);
-  assert.equal(returned, true);
+  assert.equal(src.returned, 2, 'breaking out returned the source');
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listTestFiles, parseArgs, selectFiles } from '../../scripts/test.js';
+import { listTestFiles, parseArgs, selectFiles, summaryCounts } from '../../scripts/test.js';
 import { REPO_ROOT } from '../../scripts/lib/paths.js';
 
 describe('scripts/test.ts: choosing files', () => {
@@ -46,5 +46,17 @@ describe('scripts/test.ts: choosing files', () => {
   test('node --test-* flags pass through; unknown options are errors', () => {
     assert.deepEqual(parseArgs(['--test-name-pattern=abort', 'x']), { mode: 'all', filters: ['x'], nodeFlags: ['--test-name-pattern=abort'] });
     assert.throws(() => parseArgs(['--bogus']), /unknown option --bogus/);
+  });
+});
+
+describe('scripts/test.ts: the closing line', () => {
+  test('summaryCounts reads the last TAP or spec summary, counting cancelled tests as failed', () => {
+    const tap = '# Subtest: x\nok 1 - x\n# tests 7\n# pass 5\n# fail 1\n# cancelled 1\n# skipped 2\n';
+    assert.deepEqual(summaryCounts(tap), { pass: 5, fail: 2, skipped: 2 });
+    const spec = 'ℹ tests 3\nℹ pass 3\nℹ fail 0\nℹ skipped 0\n';
+    assert.deepEqual(summaryCounts(spec), { pass: 3, fail: 0, skipped: 0 });
+    // A test named "# pass 9" inside the output must not win over the real summary at the end.
+    assert.deepEqual(summaryCounts(`# pass 9\n# fail 9\n${tap}`), { pass: 5, fail: 2, skipped: 2 });
+    assert.equal(summaryCounts('no summary here\n'), undefined);
   });
 });

@@ -47,13 +47,11 @@ export function fromTransport(err: TransportError, ctx: ErrorContext, partialTex
   switch (err.kind) {
     case 'unreachable': {
       const dns = err.errno !== undefined && DNS_CODES.has(err.errno);
-      return new ProviderError({
-        ...base,
-        message: notRunningMessage(ctx),
-        hint: dns
-          ? `The host name in ${ctx.baseUrl} could not be resolved; check provider.ollama.base_url${ctx.baseUrlSource === 'env' ? ' and OLLAMA_HOST' : ''}.`
-          : `Nothing accepted a connection at ${ctx.baseUrl}.`,
-      });
+      // A refused connection needs no hint beyond the message; a name that does not resolve does.
+      const hint = dns
+        ? `The host name in ${ctx.baseUrl} could not be resolved; check provider.ollama.base_url${ctx.baseUrlSource === 'env' ? ' and OLLAMA_HOST' : ''}.`
+        : undefined;
+      return new ProviderError({ ...base, message: notRunningMessage(ctx), ...(hint === undefined ? {} : { hint }) });
     }
     case 'timeout': {
       const phase = err.phase ?? 'request';

@@ -1,0 +1,355 @@
+/**
+ * The Anthropic provider: Omega's contract over the Messages API (`POST /v1/messages`, SSE
+ * streaming, `GET /v1/models`), on the shared undici transport.
+ */
+import { performance } from 'node:perf_hooks';
+import type {
+  CallOptions,
+  ChatChunk,
+  ChatRequest,
+  ChatResponse,
+  Context,
+  MessageMetadata,
+  ModelInfo,
+  ModelProvider,
+  OutgoingMessage,
+  Timeouts,
+} from '../../core/types.js';
+import { contextToMessages } from '../../core/types.js';
+import { ConfigError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import { silentLogger } from '../../core/logger.js';
+import type { ApiProviderConfig } from '../../config/types.js';
+import { HttpTransport } from '../../http/transport.js';
+import type { HttpResponse } from '../../http/transport.js';
+import type { ErrorContext } from './errors.js';
+import { fromHttpStatus, protocolError, toProviderError } from './errors.js';
+import { streamMessages } from './stream.js';
+import {
+  ANTHROPIC_DEFAULT_BASE_URL,
+  ANTHROPIC_DEFAULT_MAX_TOKENS,
+  ANTHROPIC_DEFAULT_MODEL,
+  ANTHROPIC_DEFAULT_TIMEOUTS,
+  ANTHROPIC_VERSION,
+} from './types.js';
+import type { AnthropicProviderOptions, WireMessageResponse, WireModelPage } from './types.js';
+import { PROVIDER, buildRequestBody, readContent, toDoneReason, toModelInfo, toUsage } from './wire.js';
+
+/** Default limit of {@link AnthropicProvider.isAvailable}. */
+const AVAILABILITY_TIMEOUT_MS = 3000;
+/** Largest page `GET /v1/models` serves. */
+const MODELS_PAGE = 1000;
+/** A guard against a server that always says `has_more`. */
+const MAX_MODEL_PAGES = 50;
+
+type Method = 'GET' | 'POST';
+
+/** Talks to Anthropic's Messages API. Implements the full {@link ModelProvider} contract. */
+export class AnthropicProvider implements ModelProvider {
+  /** Always `anthropic`. */
+  readonly name = 'anthropic' as const;
+  /** The API needs a key. */
+  readonly requiresApiKey = true as const;
+  /** The URL requests go to (without `/v1`), without a trailing slash. */
+  readonly baseUrl: string;
+  /** Model used when a call names none. */
+  readonly model: string;
+  /** `max_tokens` of each request. */
+  readonly maxTokens: number;
+  /** The default phase timeouts of this provider. */
+  readonly timeouts: Readonly<Timeouts>;
+
+  // Private fields (#) stay out of util.inspect and JSON.stringify, so the key cannot leak through them.
+  readonly #apiKey: string;
+  readonly #jsonHeaders: Record<string, string>;
+  readonly #getHeaders: Record<string, string>;
+  private readonly origin: string;
+  private readonly basePath: string;
+  private readonly logger: Logger;
+  private readonly transport: HttpTransport;
+
+  /** Throws a ConfigError when no key is given and `ANTHROPIC_API_KEY` is unset. */
+  constructor(opts: AnthropicProviderOptions = {}) {
+    const env = opts.env ?? process.env;
+    const key = opts.apiKey?.trim() || env.ANTHROPIC_API_KEY?.trim();
+    if (!key) {
+      throw new ConfigError({
+        key: 'provider.anthropic.api_key',
+        expected: 'an API key',
+        message:
+          'The Anthropic provider needs an API key; set ANTHROPIC_API_KEY or api_key under [provider.anthropic] (provider.anthropic.api_key).',
+        hint: 'Create a key at https://console.anthropic.com/settings/keys.',
+      });
+    }
+    this.#apiKey = key;
+    const raw = opts.baseUrl?.trim() || ANTHROPIC_DEFAULT_BASE_URL;
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch (cause) {
+      throw new ConfigError({
+        key: 'provider.anthropic.base_url',
+        expected: 'an http:// or https:// URL',
+        message: `provider.anthropic.base_url "${raw}" is not a URL; use a value like ${ANTHROPIC_DEFAULT_BASE_URL}.`,
+        cause,
+      });
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new ConfigError({
+        key: 'provider.anthropic.base_url',
+        expected: 'an http:// or https:// URL',
+        message: `provider.anthropic.base_url ${url.href} is not http or https; use a value like ${ANTHROPIC_DEFAULT_BASE_URL}.`,
+      });
+    }
+    this.origin = url.origin;
+    // The SDKs' base URL has no /v1; one given by habit is taken off so paths are not doubled.
+    this.basePath = url.pathname.replace(/\/+$/, '').replace(/\/v1$/, '');
+    this.baseUrl = this.origin + this.basePath;
+    this.model = opts.model?.trim() || ANTHROPIC_DEFAULT_MODEL;
+    const maxTokens = opts.maxTokens;
+    this.maxTokens =
+      typeof maxTokens === 'number' && Number.isFinite(maxTokens) && maxTokens >= 1
+        ? Math.floor(maxTokens)
+        : ANTHROPIC_DEFAULT_MAX_TOKENS;
+    this.timeouts = Object.freeze({ ...ANTHROPIC_DEFAULT_TIMEOUTS, ...definedOnly(opts.timeouts) });
+    this.logger = (opts.logger ?? silentLogger).child({ provider: PROVIDER });
+    this.transport = new HttpTransport({
+      timeouts: this.timeouts,
+      logger: this.logger,
+      ...(opts.connect === undefined ? {} : { connect: opts.connect }),
+    });
+    const common = { 'x-api-key': key, 'anthropic-version': ANTHROPIC_VERSION, 'user-agent': 'omega' };
+    this.#getHeaders = { ...common, accept: 'application/json' };
+    this.#jsonHeaders = { ...common, 'content-type': 'application/json' };
+  }
+
+  /**
+   * A provider from the loaded `[provider.anthropic]` section. The loader already read
+   * `ANTHROPIC_API_KEY`, so the environment is not consulted again.
+   */
+  static fromConfig(config: ApiProviderConfig, logger?: Logger): AnthropicProvider {
+    return new AnthropicProvider({
+      ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
+      baseUrl: config.baseUrl,
+      model: config.model,
+      timeouts: config.timeouts,
+      ...(config.maxTokens === undefined ? {} : { maxTokens: config.maxTokens }),
+      ...(logger === undefined ? {} : { logger }),
+      env: {},
+    });
+  }
+
+  // ---- contract -------------------------------------------------------------------------
+
+  /** Answers the current message of `context` (system prompt, history, then the user's message). */
+  async complete(context: Context, options?: CallOptions): Promise<OutgoingMessage> {
+    const request: ChatRequest = { messages: contextToMessages(context) };
+    if (context.model !== undefined && context.model !== '') request.model = context.model;
+    const res = await this.chat(request, options);
+    const out: OutgoingMessage = { text: res.message.content, metadata: toMetadata(res) };
+    if (res.message.thinking !== undefined) out.thinking = res.message.thinking;
+    if (res.message.toolCalls !== undefined) out.toolCalls = res.message.toolCalls;
+    return out;
+  }
+
+  /** `GET /v1/models?limit=1` within `timeoutMs` (3 s by default): true on 200. Never throws. */
+  async isAvailable(options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<boolean> {
+    const ms = options?.timeoutMs ?? AVAILABILITY_TIMEOUT_MS;
+    const connectMs = this.timeouts.connectMs > 0 ? Math.min(this.timeouts.connectMs, ms) : ms;
+    try {
+      const res = await this.transport.request({
+        origin: this.origin,
+        path: `${this.basePath}/v1/models?limit=1`,
+        method: 'GET',
+        headers: this.#getHeaders,
+        signal: options?.signal,
+        timeouts: { connectMs, loadMs: ms, idleMs: ms, requestMs: ms },
+      });
+      await res.body.bytes();
+      return res.status === 200;
+    } catch (error) {
+      this.logger.debug({ err: (error as Error).message }, 'anthropic not available');
+      return false;
+    }
+  }
+
+  /** Every model the key may use, from `GET /v1/models`, following its pages. */
+  async listModels(options?: CallOptions): Promise<ModelInfo[]> {
+    const out: ModelInfo[] = [];
+    let after: string | undefined;
+    for (let page = 0; page < MAX_MODEL_PAGES; page++) {
+      const query = `?limit=${MODELS_PAGE}${after === undefined ? '' : `&after_id=${encodeURIComponent(after)}`}`;
+      const ctx = this.ctx('GET', '/v1/models');
+      const res = await this.json<WireModelPage>('GET', `/v1/models${query}`, undefined, options, ctx);
+      if (!Array.isArray(res.data)) throw protocolError('"data" is not a list', ctx);
+      for (const m of res.data) {
+        if (typeof m?.id === 'string' && m.id !== '') out.push(toModelInfo(m));
+      }
+      const last = res.last_id ?? res.data.at(-1)?.id;
+      if (res.has_more !== true || typeof last !== 'string' || last === '' || last === after) break;
+      after = last;
+    }
+    return out;
+  }
+
+  /** A chat answer in one piece (`stream: false`): the load timeout covers the whole generation. */
+  async chat(request: ChatRequest, options?: CallOptions): Promise<ChatResponse> {
+    const start = performance.now();
+    const model = request.model ?? this.model;
+    const body = buildRequestBody(request, this.defaults(), false);
+    const ctx = this.ctx('POST', '/v1/messages', model, false);
+    const res = await this.json<WireMessageResponse>('POST', '/v1/messages', JSON.stringify(body), options, ctx);
+    if (!Array.isArray(res.content)) throw protocolError('no "content" list', ctx);
+    const { text, thinking, toolCalls } = readContent(res);
+    const message: ChatResponse['message'] = { role: 'assistant', content: text };
+    if (thinking !== '') message.thinking = thinking;
+    if (toolCalls.length > 0) message.toolCalls = toolCalls;
+    const out: ChatResponse = {
+      message,
+      model: typeof res.model === 'string' && res.model !== '' ? res.model : model,
+      usage: toUsage(res.usage),
+      timings: {},
+      processingTimeMs: performance.now() - start,
+    };
+    const reason = toDoneReason(res.stop_reason);
+    if (reason !== undefined) out.doneReason = reason;
+    return out;
+  }
+
+  /**
+   * Streams a chat answer over SSE. Text and thinking arrive as deltas, each tool call whole
+   * once its input is complete, and the last chunk (`done: true`) carries the stop reason and
+   * usage. An `error` event mid-stream throws a {@link ProviderError} with the text so far.
+   * Leaving the `for await` early cancels the HTTP request.
+   */
+  chatStream(request: ChatRequest, options?: CallOptions): AsyncIterable<ChatChunk> {
+    const model = request.model ?? this.model;
+    const ctx = this.ctx('POST', '/v1/messages', model, true);
+    let body: string | undefined;
+    let invalid: unknown;
+    try {
+      body = JSON.stringify(buildRequestBody(request, this.defaults(), true));
+    } catch (error) {
+      invalid = error;
+    }
+    return {
+      [Symbol.asyncIterator]: () => {
+        if (body === undefined) return failing(invalid);
+        const payload = body;
+        return streamMessages(
+          () => this.send('POST', '/v1/messages', payload, options, ctx, 'text/event-stream'),
+          model,
+          ctx,
+          this.logger,
+        );
+      },
+    };
+  }
+
+  /** Releases pooled connections at once, so a CLI exits; in-flight calls fail with `aborted`. */
+  async close(): Promise<void> {
+    await this.transport.close();
+  }
+
+  // ---- internals --------------------------------------------------------------------------
+
+  private defaults(): { model: string; maxTokens: number } {
+    return { model: this.model, maxTokens: this.maxTokens };
+  }
+
+  private ctx(method: string, endpoint: string, model?: string, streamed?: boolean): ErrorContext {
+    const ctx: ErrorContext = { baseUrl: this.baseUrl, method, endpoint, secrets: [this.#apiKey] };
+    if (model !== undefined) ctx.model = model;
+    if (streamed !== undefined) ctx.streamed = streamed;
+    return ctx;
+  }
+
+  /** Sends a request; resolves on a 2xx status and throws a mapped ProviderError otherwise. */
+  private async send(
+    method: Method,
+    path: string,
+    body: string | undefined,
+    options: CallOptions | undefined,
+    ctx: ErrorContext,
+    accept?: string,
+  ): Promise<HttpResponse> {
+    const headers = body === undefined ? this.#getHeaders : this.#jsonHeaders;
+    let res: HttpResponse;
+    try {
+      res = await this.transport.request({
+        origin: this.origin,
+        path: this.basePath + path,
+        method,
+        headers: accept === undefined ? headers : { ...headers, accept },
+        body,
+        signal: options?.signal,
+        timeouts: options?.timeouts,
+      });
+    } catch (error) {
+      throw toProviderError(error, ctx);
+    }
+    if (res.status >= 200 && res.status < 300) return res;
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (error) {
+      throw toProviderError(error, ctx);
+    }
+    const err = fromHttpStatus(res.status, res.headers, text, ctx);
+    this.logger.debug({ status: res.status, code: err.code, endpoint: ctx.endpoint }, 'anthropic error response');
+    throw err;
+  }
+
+  /** A non-streamed JSON call. */
+  private async json<T>(
+    method: Method,
+    path: string,
+    body: string | undefined,
+    options: CallOptions | undefined,
+    ctx: ErrorContext,
+  ): Promise<T> {
+    const res = await this.send(method, path, body, options, ctx);
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (error) {
+      throw toProviderError(error, ctx);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (cause) {
+      throw protocolError(text.trim() === '' ? 'an empty body' : 'malformed JSON', ctx, cause);
+    }
+    if (typeof parsed !== 'object' || parsed === null) throw protocolError('not a JSON object', ctx);
+    return parsed as T;
+  }
+}
+
+/** {@link MessageMetadata} of a finished chat. */
+function toMetadata(res: ChatResponse): MessageMetadata {
+  const meta: MessageMetadata = { providerUsed: PROVIDER, model: res.model, processingTimeMs: res.processingTimeMs };
+  if (res.usage.totalTokens !== undefined) meta.tokensUsed = res.usage.totalTokens;
+  if (res.usage.promptTokens !== undefined) meta.promptTokens = res.usage.promptTokens;
+  if (res.usage.completionTokens !== undefined) meta.completionTokens = res.usage.completionTokens;
+  if (res.doneReason !== undefined) meta.doneReason = res.doneReason;
+  return meta;
+}
+
+/** An iterator whose first `next()` rejects with `error` (a request refused before sending). */
+function failing(error: unknown): AsyncIterator<ChatChunk> {
+  return {
+    next: () => Promise.reject(error),
+    return: () => Promise.resolve({ value: undefined, done: true }),
+  };
+}
+
+function definedOnly(t: Partial<Timeouts> | undefined): Partial<Timeouts> {
+  const out: Partial<Timeouts> = {};
+  if (t === undefined) return out;
+  for (const key of ['connectMs', 'loadMs', 'idleMs', 'requestMs'] as const) {
+    const v = t[key];
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) out[key] = v;
+  }
+  return out;
+}

@@ -1,0 +1,364 @@
+/**
+ * The shared core of every provider that speaks OpenAI's Chat Completions: OpenAI itself, any
+ * OpenAI-compatible server, and OpenRouter. Subclasses give their identity (name, key variable,
+ * defaults) and override the few hooks where their dialect differs.
+ */
+import { performance } from 'node:perf_hooks';
+import type { IncomingHttpHeaders } from 'node:http';
+import type {
+  CallOptions,
+  ChatChunk,
+  ChatRequest,
+  ChatResponse,
+  Context,
+  MessageMetadata,
+  ModelInfo,
+  ModelProvider,
+  OutgoingMessage,
+  ThinkSetting,
+  Timeouts,
+} from '../../core/types.js';
+import { contextToMessages } from '../../core/types.js';
+import { ConfigError } from '../../core/errors.js';
+import type { ProviderError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import { silentLogger } from '../../core/logger.js';
+import { HttpTransport } from '../../http/transport.js';
+import type { HttpResponse } from '../../http/transport.js';
+import type { ApiErrorContext } from './errors.js';
+import { fromHttpStatus, fromStreamError, protocolError, toProviderError } from './errors.js';
+import { streamCompletion } from './stream.js';
+import { applyOptions, baseChatBody, toModelInfo } from './wire.js';
+import type { OptionDialect } from './wire.js';
+import { OPENAI_DEFAULT_TIMEOUTS } from './types.js';
+import type { OpenAICompatibleOptions, WireModel } from './types.js';
+
+/** Who a compatible provider is: the names its errors and defaults use. */
+export interface CompatibleIdentity {
+  /** Provider name in config, metadata and model ids, e.g. `openai`. */
+  name: string;
+  /** Service name in sentences, e.g. `OpenAI`. */
+  label: string;
+  /** Environment variable the key comes from when none is given. */
+  keyEnv: string;
+  /** Dotted config section, e.g. `provider.openai`. */
+  configSection: string;
+  defaultBaseUrl: string;
+  defaultModel: string;
+  /** Extra advice when the key is missing. */
+  missingKeyHint?: string;
+}
+
+/** Default limit of {@link OpenAICompatibleProvider.isAvailable}. */
+const AVAILABILITY_TIMEOUT_MS = 3000;
+
+type Method = 'GET' | 'POST';
+
+/** A Chat Completions provider; see {@link OpenAIProvider} and `OpenRouterProvider`. */
+export abstract class OpenAICompatibleProvider implements ModelProvider {
+  /** Stable provider name, e.g. `openai`. */
+  readonly name: string;
+  /** A hosted API always needs a key. */
+  readonly requiresApiKey = true as const;
+  /** The URL requests go to (API version path included), without a trailing slash. */
+  readonly baseUrl: string;
+  /** Model used when a call names none. */
+  readonly model: string;
+  /** The default phase timeouts of this provider. */
+  readonly timeouts: Readonly<Timeouts>;
+  /** Default output limit, when configured. */
+  readonly maxTokens: number | undefined;
+
+  /** Who this provider is. */
+  protected readonly identity: CompatibleIdentity;
+  protected readonly logger: Logger;
+  private readonly origin: string;
+  private readonly basePath: string;
+  private readonly transport: HttpTransport;
+  // ES private fields: not shown by util.inspect or console.log of the provider, not enumerable.
+  readonly #apiKey: string;
+  readonly #jsonHeaders: Record<string, string>;
+  readonly #getHeaders: Record<string, string>;
+
+  protected constructor(identity: CompatibleIdentity, opts: OpenAICompatibleOptions = {}) {
+    this.identity = identity;
+    this.name = identity.name;
+    const env = opts.env ?? process.env;
+    const key = opts.apiKey?.trim() || env[identity.keyEnv]?.trim();
+    if (!key) {
+      throw new ConfigError({
+        key: `${identity.configSection}.api_key`,
+        expected: 'an API key',
+        message: `The ${identity.label} provider needs an API key; set ${identity.keyEnv} or api_key under [${identity.configSection}] (${identity.configSection}.api_key).`,
+        ...(identity.missingKeyHint === undefined ? {} : { hint: identity.missingKeyHint }),
+      });
+    }
+    this.#apiKey = key;
+    const raw = opts.baseUrl?.trim() || identity.defaultBaseUrl;
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch (cause) {
+      throw new ConfigError({
+        key: `${identity.configSection}.base_url`,
+        expected: 'an http:// or https:// URL',
+        message: `${identity.configSection}.base_url "${raw}" is not a URL; use a value like ${identity.defaultBaseUrl}.`,
+        cause,
+      });
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new ConfigError({
+        key: `${identity.configSection}.base_url`,
+        expected: 'an http:// or https:// URL',
+        message: `${identity.configSection}.base_url ${url.href} is not http or https; use a value like ${identity.defaultBaseUrl}.`,
+      });
+    }
+    this.origin = url.origin;
+    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.baseUrl = this.origin + this.basePath;
+    this.model = opts.model?.trim() || identity.defaultModel;
+    this.maxTokens = typeof opts.maxTokens === 'number' && opts.maxTokens > 0 ? opts.maxTokens : undefined;
+    this.timeouts = Object.freeze({ ...OPENAI_DEFAULT_TIMEOUTS, ...definedOnly(opts.timeouts) });
+    this.logger = (opts.logger ?? silentLogger).child({ provider: identity.name });
+    const common = { 'user-agent': 'omega', ...opts.headers, authorization: `Bearer ${key}` };
+    this.#getHeaders = { accept: 'application/json', ...common };
+    this.#jsonHeaders = { 'content-type': 'application/json', accept: 'text/event-stream', ...common };
+    this.transport = new HttpTransport({
+      timeouts: this.timeouts,
+      logger: this.logger,
+      ...(opts.connect === undefined ? {} : { connect: opts.connect }),
+    });
+  }
+
+  // ---- contract -------------------------------------------------------------------------
+
+  /** Answers the current message of `context` (system prompt, history, then the user's message). */
+  async complete(context: Context, options?: CallOptions): Promise<OutgoingMessage> {
+    const request: ChatRequest = { messages: contextToMessages(context) };
+    if (context.model !== undefined && context.model !== '') request.model = context.model;
+    const res = await this.chat(request, options);
+    const out: OutgoingMessage = { text: res.message.content, metadata: this.metadata(res) };
+    if (res.message.thinking !== undefined) out.thinking = res.message.thinking;
+    if (res.message.toolCalls !== undefined) out.toolCalls = res.message.toolCalls;
+    return out;
+  }
+
+  /** A cheap authenticated request within `timeoutMs` (3 s by default): true on 200. Never throws. */
+  async isAvailable(options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<boolean> {
+    const ms = options?.timeoutMs ?? AVAILABILITY_TIMEOUT_MS;
+    const connectMs = this.timeouts.connectMs > 0 ? Math.min(this.timeouts.connectMs, ms) : ms;
+    try {
+      const res = await this.transport.request({
+        origin: this.origin,
+        path: this.basePath + this.availabilityPath(),
+        method: 'GET',
+        headers: this.#getHeaders,
+        signal: options?.signal,
+        timeouts: { connectMs, loadMs: ms, idleMs: ms, requestMs: ms },
+      });
+      await res.body.bytes();
+      if (res.status !== 200) this.logger.debug({ status: res.status }, `${this.name} not available`);
+      return res.status === 200;
+    } catch (error) {
+      this.logger.debug({ err: (error as Error).message }, `${this.name} not available`);
+      return false;
+    }
+  }
+
+  /** The models `GET /models` lists, sorted by name. */
+  async listModels(options?: CallOptions): Promise<ModelInfo[]> {
+    const ctx = this.ctx('GET', '/models');
+    const json = await this.getJson('/models', options, ctx);
+    const data = Array.isArray(json) ? json : (json as { data?: unknown }).data;
+    if (!Array.isArray(data)) throw protocolError('no "data" list of models', ctx);
+    const models: ModelInfo[] = [];
+    for (const entry of data) {
+      const info = this.toModelInfo(entry);
+      if (info !== undefined) models.push(info);
+    }
+    return models.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /**
+   * A chat answer in one piece. It is streamed underneath, so the idle timeout, not the load
+   * timeout, bounds a long answer, exactly as with {@link chatStream}.
+   */
+  async chat(request: ChatRequest, options?: CallOptions): Promise<ChatResponse> {
+    const start = performance.now();
+    let content = '';
+    let thinking = '';
+    let final: ChatChunk | undefined;
+    for await (const chunk of this.chatStream(request, options)) {
+      content += chunk.content;
+      if (chunk.thinking !== undefined) thinking += chunk.thinking;
+      if (chunk.done) final = chunk;
+    }
+    const last = final as ChatChunk;
+    const message: ChatResponse['message'] = { role: 'assistant', content };
+    if (thinking !== '') message.thinking = thinking;
+    if (last.toolCalls !== undefined && last.toolCalls.length > 0) message.toolCalls = last.toolCalls;
+    const out: ChatResponse = {
+      message,
+      model: last.model ?? request.model ?? this.model,
+      usage: last.usage ?? {},
+      timings: {},
+      processingTimeMs: performance.now() - start,
+    };
+    if (last.doneReason !== undefined) out.doneReason = last.doneReason;
+    return out;
+  }
+
+  /**
+   * Streams a chat answer. The last chunk has `done: true` with the finish reason, the assembled
+   * tool calls and the usage; if the stream ends before the answer does, its `doneReason` is
+   * `incomplete`. Leaving the `for await` early cancels the HTTP request.
+   */
+  chatStream(request: ChatRequest, options?: CallOptions): AsyncIterable<ChatChunk> {
+    const model = request.model ?? this.model;
+    const ctx = this.ctx('POST', '/chat/completions', model);
+    const body = JSON.stringify(this.buildBody(request, model));
+    return streamCompletion({
+      open: () => this.send('POST', '/chat/completions', body, options, ctx),
+      ctx,
+      model,
+      logger: this.logger,
+    });
+  }
+
+  /** Releases pooled connections at once, so a CLI exits; in-flight calls fail with `aborted`. */
+  async close(): Promise<void> {
+    await this.transport.close();
+  }
+
+  // ---- dialect hooks ----------------------------------------------------------------------
+
+  /** The `/chat/completions` body (always streamed, with usage in the last chunk). */
+  protected buildBody(request: ChatRequest, model: string): Record<string, unknown> {
+    const body = baseChatBody(request, model);
+    body.stream = true;
+    body.stream_options = { include_usage: true };
+    if (request.think !== undefined) this.applyThink(body, request.think);
+    const dropped = applyOptions(body, request.options, this.maxTokens, this.optionDialect());
+    if (dropped.length > 0) this.logger.debug({ dropped }, 'options this API does not take were left out');
+    return body;
+  }
+
+  /** Thinking levels as `reasoning_effort`; a bare true/false leaves the model's default in force. */
+  protected applyThink(body: Record<string, unknown>, think: ThinkSetting): void {
+    if (typeof think === 'string') body.reasoning_effort = think;
+  }
+
+  /** How generation options are spelled. */
+  protected optionDialect(): OptionDialect {
+    return { maxTokensField: 'max_tokens' };
+  }
+
+  /** Path of the availability probe, below the base URL. */
+  protected availabilityPath(): string {
+    return '/models';
+  }
+
+  /** One entry of `GET /models`, or `undefined` to skip it. */
+  protected toModelInfo(entry: unknown): ModelInfo | undefined {
+    return toModelInfo(this.name, entry as WireModel);
+  }
+
+  /** A non-2xx response as a ProviderError. */
+  protected httpError(status: number, headers: IncomingHttpHeaders, text: string, ctx: ApiErrorContext): ProviderError {
+    return fromHttpStatus(status, headers, text, ctx);
+  }
+
+  // ---- internals --------------------------------------------------------------------------
+
+  /** Error context of a request to `endpoint`. */
+  protected ctx(method: string, endpoint: string, model?: string): ApiErrorContext {
+    const ctx: ApiErrorContext = {
+      provider: this.name,
+      label: this.identity.label,
+      baseUrl: this.baseUrl,
+      keyEnv: this.identity.keyEnv,
+      configSection: this.identity.configSection,
+      method,
+      endpoint,
+      secrets: [this.#apiKey],
+    };
+    if (model !== undefined) ctx.model = model;
+    return ctx;
+  }
+
+  /** {@link MessageMetadata} of a finished chat. */
+  protected metadata(res: ChatResponse): MessageMetadata {
+    const meta: MessageMetadata = { providerUsed: this.name, model: res.model, processingTimeMs: res.processingTimeMs };
+    if (res.usage.totalTokens !== undefined) meta.tokensUsed = res.usage.totalTokens;
+    if (res.usage.promptTokens !== undefined) meta.promptTokens = res.usage.promptTokens;
+    if (res.usage.completionTokens !== undefined) meta.completionTokens = res.usage.completionTokens;
+    if (res.doneReason !== undefined) meta.doneReason = res.doneReason;
+    return meta;
+  }
+
+  /** Sends a request; resolves on a 2xx status and throws a mapped ProviderError otherwise. */
+  protected async send(
+    method: Method,
+    endpoint: string,
+    body: string | undefined,
+    options: CallOptions | undefined,
+    ctx: ApiErrorContext,
+  ): Promise<HttpResponse> {
+    let res: HttpResponse;
+    try {
+      res = await this.transport.request({
+        origin: this.origin,
+        path: this.basePath + endpoint,
+        method,
+        headers: body === undefined ? this.#getHeaders : this.#jsonHeaders,
+        body,
+        signal: options?.signal,
+        timeouts: options?.timeouts,
+      });
+    } catch (error) {
+      throw toProviderError(error, ctx);
+    }
+    if (res.status >= 200 && res.status < 300) return res;
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (error) {
+      throw toProviderError(error, ctx);
+    }
+    const err = this.httpError(res.status, res.headers, text, ctx);
+    this.logger.debug({ status: res.status, code: err.code, endpoint }, `${this.name} error response`);
+    throw err;
+  }
+
+  /** A GET returning JSON; an `{"error":...}` body is a ProviderError even with status 200. */
+  protected async getJson(endpoint: string, options: CallOptions | undefined, ctx: ApiErrorContext): Promise<unknown> {
+    const res = await this.send('GET', endpoint, undefined, options, ctx);
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (error) {
+      throw toProviderError(error, ctx);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // No cause: V8's SyntaxError quotes the start of the body, which is server text.
+      throw protocolError(text.trim() === '' ? 'an empty body' : 'malformed JSON', ctx);
+    }
+    if (typeof parsed !== 'object' || parsed === null) throw protocolError('not a JSON object', ctx);
+    const error = (parsed as { error?: unknown }).error;
+    if (error !== undefined && error !== null) throw fromStreamError(parsed, ctx);
+    return parsed;
+  }
+}
+
+function definedOnly(t: Partial<Timeouts> | undefined): Partial<Timeouts> {
+  const out: Partial<Timeouts> = {};
+  if (t === undefined) return out;
+  for (const key of ['connectMs', 'loadMs', 'idleMs', 'requestMs'] as const) {
+    const v = t[key];
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) out[key] = v;
+  }
+  return out;
+}
