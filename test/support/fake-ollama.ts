@@ -296,8 +296,14 @@ export class FakeOllama {
       if ('write' in step) {
         await new Promise<void>((resolve) => {
           if (res.write(step.write)) return resolve();
-          res.once('drain', resolve);
-          res.once('close', resolve);
+          // Whichever comes first; the other listener is removed so they do not pile up per step.
+          const done = (): void => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.once('drain', done);
+          res.once('close', done);
         });
       } else if ('delay' in step) {
         await this.sleep(step.delay);
