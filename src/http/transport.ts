@@ -547,3 +547,31 @@ class Exchange implements Dispatcher.DispatchHandler, ResponseBody {
     }
   }
 }
+
+/**
+ * Sends `req` and returns the response when its status is 2xx, for the caller to read.
+ * Otherwise the error body is read as text and `statusError` turns it into the caller's
+ * error; a transport failure at either step goes through `transportError`. Every provider
+ * shares this shape: only the two mappings differ.
+ */
+export async function requestOk(
+  transport: HttpTransport,
+  req: HttpRequest,
+  transportError: (error: unknown) => unknown,
+  statusError: (status: number, headers: IncomingHttpHeaders, text: string) => Error,
+): Promise<HttpResponse> {
+  let res: HttpResponse;
+  try {
+    res = await transport.request(req);
+  } catch (error) {
+    throw transportError(error);
+  }
+  if (res.status >= 200 && res.status < 300) return res;
+  let text: string;
+  try {
+    text = await res.body.text();
+  } catch (error) {
+    throw transportError(error);
+  }
+  throw statusError(res.status, res.headers, text);
+}

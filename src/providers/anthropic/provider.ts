@@ -20,7 +20,7 @@ import { ConfigError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
 import type { ApiProviderConfig } from '../../config/types.js';
-import { HttpTransport } from '../../http/transport.js';
+import { HttpTransport, requestOk } from '../../http/transport.js';
 import type { HttpResponse } from '../../http/transport.js';
 import type { ErrorContext } from './errors.js';
 import { fromHttpStatus, protocolError, toProviderError } from './errors.js';
@@ -274,9 +274,9 @@ export class AnthropicProvider implements ModelProvider {
     accept?: string,
   ): Promise<HttpResponse> {
     const headers = body === undefined ? this.#getHeaders : this.#jsonHeaders;
-    let res: HttpResponse;
-    try {
-      res = await this.transport.request({
+    return requestOk(
+      this.transport,
+      {
         origin: this.origin,
         path: this.basePath + path,
         method,
@@ -284,20 +284,14 @@ export class AnthropicProvider implements ModelProvider {
         body,
         signal: options?.signal,
         timeouts: options?.timeouts,
-      });
-    } catch (error) {
-      throw toProviderError(error, ctx);
-    }
-    if (res.status >= 200 && res.status < 300) return res;
-    let text: string;
-    try {
-      text = await res.body.text();
-    } catch (error) {
-      throw toProviderError(error, ctx);
-    }
-    const err = fromHttpStatus(res.status, res.headers, text, ctx);
-    this.logger.debug({ status: res.status, code: err.code, endpoint: ctx.endpoint }, 'anthropic error response');
-    throw err;
+      },
+      (error) => toProviderError(error, ctx),
+      (status, headers, text) => {
+        const err = fromHttpStatus(status, headers, text, ctx);
+        this.logger.debug({ status, code: err.code, endpoint: ctx.endpoint }, 'anthropic error response');
+        return err;
+      },
+    );
   }
 
   /** A non-streamed JSON call. */

@@ -21,7 +21,7 @@ import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
 import type { OllamaConfig } from '../../config/types.js';
 import { DEFAULT_OLLAMA_URL, connectableOllamaUrl, parseOllamaHost } from '../../config/ollama-host.js';
-import { HttpTransport } from '../../http/transport.js';
+import { HttpTransport, requestOk } from '../../http/transport.js';
 import type { HttpResponse } from '../../http/transport.js';
 import { LineSplitter } from '../../http/ndjson.js';
 import type { ErrorContext } from './errors.js';
@@ -322,9 +322,9 @@ export class OllamaProvider implements ModelProvider {
     options: CallOptions | undefined,
     ctx: ErrorContext,
   ): Promise<HttpResponse> {
-    let res: HttpResponse;
-    try {
-      res = await this.transport.request({
+    return requestOk(
+      this.transport,
+      {
         origin: this.origin,
         path: this.basePath + endpoint,
         method,
@@ -332,20 +332,14 @@ export class OllamaProvider implements ModelProvider {
         body,
         signal: options?.signal,
         timeouts: options?.timeouts,
-      });
-    } catch (error) {
-      throw toProviderError(error, ctx);
-    }
-    if (res.status >= 200 && res.status < 300) return res;
-    let text: string;
-    try {
-      text = await res.body.text();
-    } catch (error) {
-      throw toProviderError(error, ctx);
-    }
-    const err = fromHttpStatus(res.status, res.headers, text, ctx);
-    this.logger.debug({ status: res.status, code: err.code, endpoint }, 'ollama error response');
-    throw err;
+      },
+      (error) => toProviderError(error, ctx),
+      (status, headers, text) => {
+        const err = fromHttpStatus(status, headers, text, ctx);
+        this.logger.debug({ status, code: err.code, endpoint }, 'ollama error response');
+        return err;
+      },
+    );
   }
 
   /** A non-streamed JSON call. */

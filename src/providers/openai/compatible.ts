@@ -23,7 +23,7 @@ import { ConfigError } from '../../core/errors.js';
 import type { ProviderError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
-import { HttpTransport } from '../../http/transport.js';
+import { HttpTransport, requestOk } from '../../http/transport.js';
 import type { HttpResponse } from '../../http/transport.js';
 import type { ApiErrorContext } from './errors.js';
 import { fromHttpStatus, fromStreamError, protocolError, toProviderError } from './errors.js';
@@ -304,9 +304,9 @@ export abstract class OpenAICompatibleProvider implements ModelProvider {
     options: CallOptions | undefined,
     ctx: ApiErrorContext,
   ): Promise<HttpResponse> {
-    let res: HttpResponse;
-    try {
-      res = await this.transport.request({
+    return requestOk(
+      this.transport,
+      {
         origin: this.origin,
         path: this.basePath + endpoint,
         method,
@@ -314,20 +314,14 @@ export abstract class OpenAICompatibleProvider implements ModelProvider {
         body,
         signal: options?.signal,
         timeouts: options?.timeouts,
-      });
-    } catch (error) {
-      throw toProviderError(error, ctx);
-    }
-    if (res.status >= 200 && res.status < 300) return res;
-    let text: string;
-    try {
-      text = await res.body.text();
-    } catch (error) {
-      throw toProviderError(error, ctx);
-    }
-    const err = this.httpError(res.status, res.headers, text, ctx);
-    this.logger.debug({ status: res.status, code: err.code, endpoint }, `${this.name} error response`);
-    throw err;
+      },
+      (error) => toProviderError(error, ctx),
+      (status, headers, text) => {
+        const err = this.httpError(status, headers, text, ctx);
+        this.logger.debug({ status, code: err.code, endpoint }, `${this.name} error response`);
+        return err;
+      },
+    );
   }
 
   /** A GET returning JSON; an `{"error":...}` body is a ProviderError even with status 200. */

@@ -1,0 +1,78 @@
+/**
+ * Starts the synthetic server (bench/server.ts) in a child process and hands back its URL.
+ */
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** A running synthetic server. */
+export interface BenchServer {
+  /** `http://127.0.0.1:<port>`, no trailing slash. */
+  readonly url: string;
+  readonly pid: number;
+  /** The server's CPU time so far, in microseconds (user + system). */
+  cpuMicros(): Promise<number>;
+  /** CPU time so far (µs) and the chats answered so far, by `stream` flag. */
+  stats(): Promise<ServerStats>;
+  close(): Promise<void>;
+}
+
+/** What the server reports about itself. */
+export interface ServerStats {
+  cpuMicros: number;
+  streamed: number;
+  single: number;
+}
+
+const SERVER_PATH = fileURLToPath(new URL('./server.ts', import.meta.url));
+
+/** Forks bench/server.ts (through tsx) and waits until it listens. */
+export async function spawnBenchServer(): Promise<BenchServer> {
+  const child: ChildProcess = fork(SERVER_PATH, [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    const onExit = (code: number | null): void => reject(new Error(`bench server exited early (code ${code})`));
+    child.once('exit', onExit);
+    child.once('error', reject);
+    child.on('message', function onMsg(msg: { type?: string; port?: number }) {
+      if (msg.type === 'ready' && typeof msg.port === 'number') {
+        child.off('message', onMsg);
+        child.off('exit', onExit);
+        resolve(msg.port);
+      }
+    });
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const stats = (): Promise<ServerStats> =>
+    new Promise<ServerStats>((resolve) => {
+      type Msg = { type?: string; usage?: NodeJS.CpuUsage; served?: { streamed: number; single: number } };
+      child.on('message', function onMsg(msg: Msg) {
+        if (msg.type === 'cpu' && msg.usage && msg.served) {
+          child.off('message', onMsg);
+          resolve({ cpuMicros: msg.usage.user + msg.usage.system, ...msg.served });
+        }
+      });
+      child.send({ type: 'cpu' });
+    });
+  return {
+    url,
+    pid: child.pid ?? -1,
+    stats,
+    cpuMicros: async () => (await stats()).cpuMicros,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          resolve();
+          return;
+        }
+        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.send({ type: 'close' });
+      }),
+  };
+}

@@ -1,0 +1,49 @@
+/**
+ * The few statistics the benchmarks report. Medians, because on a shared machine a single
+ * descheduled run drags a mean far more than it moves a median.
+ */
+
+/** Median of a non-empty list (mean of the middle two for an even count). */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** Median, extremes and count of a sample. */
+export interface Summary {
+  median: number;
+  min: number;
+  max: number;
+  n: number;
+}
+
+/** {@link Summary} of `xs`. */
+export function summarize(xs: readonly number[]): Summary {
+  return {
+    median: median(xs),
+    min: xs.length ? Math.min(...xs) : Number.NaN,
+    max: xs.length ? Math.max(...xs) : Number.NaN,
+    n: xs.length,
+  };
+}
+
+/** `xs` rotated left by `k`: round k of an alternating schedule starts with a different client. */
+export function rotate<T>(xs: readonly T[], k: number): T[] {
+  const n = xs.length;
+  if (n === 0) return [];
+  const r = ((k % n) + n) % n;
+  return [...xs.slice(r), ...xs.slice(0, r)];
+}
+
+/** A number with thousands separators and `digits` decimals. */
+export function fmt(x: number, digits = 0): string {
+  if (!Number.isFinite(x)) return 'n/a';
+  return x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/** Mebibytes with one decimal. */
+export function mib(bytes: number): string {
+  return fmt(bytes / (1024 * 1024), 1);
+}
