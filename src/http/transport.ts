@@ -575,3 +575,43 @@ export async function requestOk(
   }
   throw statusError(res.status, res.headers, text);
 }
+
+/** What {@link probe} needs to know about the provider it checks. */
+export interface ProbeOptions {
+  origin: string;
+  path: string;
+  headers?: Record<string, string>;
+  signal?: AbortSignal | undefined;
+  /** The whole probe's limit. */
+  timeoutMs: number;
+  /** The provider's own connect limit (0 = none); the probe never waits longer than `timeoutMs`. */
+  connectMs: number;
+  logger: Logger;
+  /** Used in the debug line written when the probe fails. */
+  name: string;
+}
+
+/**
+ * A cheap reachability check: GET `path` under a short limit, true on 200. Never throws,
+ * because `isAvailable` must not: every failure is logged at debug level and is `false`.
+ */
+export async function probe(transport: HttpTransport, options: ProbeOptions): Promise<boolean> {
+  const ms = options.timeoutMs;
+  const connectMs = options.connectMs > 0 ? Math.min(options.connectMs, ms) : ms;
+  try {
+    const res = await transport.request({
+      origin: options.origin,
+      path: options.path,
+      method: 'GET',
+      ...(options.headers === undefined ? {} : { headers: options.headers }),
+      signal: options.signal,
+      timeouts: { connectMs, loadMs: ms, idleMs: ms, requestMs: ms },
+    });
+    await res.body.bytes();
+    if (res.status !== 200) options.logger.debug({ status: res.status }, `${options.name} not available`);
+    return res.status === 200;
+  } catch (error) {
+    options.logger.debug({ err: (error as Error).message }, `${options.name} not available`);
+    return false;
+  }
+}

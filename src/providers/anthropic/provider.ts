@@ -20,7 +20,7 @@ import { ConfigError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
 import type { ApiProviderConfig } from '../../config/types.js';
-import { HttpTransport, requestOk } from '../../http/transport.js';
+import { HttpTransport, probe, requestOk } from '../../http/transport.js';
 import type { HttpResponse } from '../../http/transport.js';
 import type { ErrorContext } from './errors.js';
 import { fromHttpStatus, protocolError, toProviderError } from './errors.js';
@@ -154,23 +154,16 @@ export class AnthropicProvider implements ModelProvider {
 
   /** `GET /v1/models?limit=1` within `timeoutMs` (3 s by default): true on 200. Never throws. */
   async isAvailable(options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<boolean> {
-    const ms = options?.timeoutMs ?? AVAILABILITY_TIMEOUT_MS;
-    const connectMs = this.timeouts.connectMs > 0 ? Math.min(this.timeouts.connectMs, ms) : ms;
-    try {
-      const res = await this.transport.request({
-        origin: this.origin,
-        path: `${this.basePath}/v1/models?limit=1`,
-        method: 'GET',
-        headers: this.#getHeaders,
-        signal: options?.signal,
-        timeouts: { connectMs, loadMs: ms, idleMs: ms, requestMs: ms },
-      });
-      await res.body.bytes();
-      return res.status === 200;
-    } catch (error) {
-      this.logger.debug({ err: (error as Error).message }, 'anthropic not available');
-      return false;
-    }
+    return probe(this.transport, {
+      origin: this.origin,
+      path: `${this.basePath}/v1/models?limit=1`,
+      headers: this.#getHeaders,
+      signal: options?.signal,
+      timeoutMs: options?.timeoutMs ?? AVAILABILITY_TIMEOUT_MS,
+      connectMs: this.timeouts.connectMs,
+      logger: this.logger,
+      name: 'anthropic',
+    });
   }
 
   /** Every model the key may use, from `GET /v1/models`, following its pages. */

@@ -21,7 +21,7 @@ import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
 import type { OllamaConfig } from '../../config/types.js';
 import { DEFAULT_OLLAMA_URL, connectableOllamaUrl, parseOllamaHost } from '../../config/ollama-host.js';
-import { HttpTransport, requestOk } from '../../http/transport.js';
+import { HttpTransport, probe, requestOk } from '../../http/transport.js';
 import type { HttpResponse } from '../../http/transport.js';
 import { LineSplitter } from '../../http/ndjson.js';
 import type { ErrorContext } from './errors.js';
@@ -161,23 +161,16 @@ export class OllamaProvider implements ModelProvider {
 
   /** `GET /api/tags` within `timeoutMs` (2 s by default): true on 200. Never throws. */
   async isAvailable(options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<boolean> {
-    const ms = options?.timeoutMs ?? 2000;
-    const connectMs = this.timeouts.connectMs > 0 ? Math.min(this.timeouts.connectMs, ms) : ms;
-    try {
-      const res = await this.transport.request({
-        origin: this.origin,
-        path: `${this.basePath}/api/tags`,
-        method: 'GET',
-        headers: GET_HEADERS,
-        signal: options?.signal,
-        timeouts: { connectMs, loadMs: ms, idleMs: ms, requestMs: ms },
-      });
-      await res.body.bytes();
-      return res.status === 200;
-    } catch (error) {
-      this.logger.debug({ err: (error as Error).message }, 'ollama not available');
-      return false;
-    }
+    return probe(this.transport, {
+      origin: this.origin,
+      path: `${this.basePath}/api/tags`,
+      headers: GET_HEADERS,
+      signal: options?.signal,
+      timeoutMs: options?.timeoutMs ?? 2000,
+      connectMs: this.timeouts.connectMs,
+      logger: this.logger,
+      name: 'ollama',
+    });
   }
 
   /**

@@ -23,7 +23,7 @@ import { ConfigError } from '../../core/errors.js';
 import type { ProviderError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
-import { HttpTransport, requestOk } from '../../http/transport.js';
+import { HttpTransport, probe, requestOk } from '../../http/transport.js';
 import type { HttpResponse } from '../../http/transport.js';
 import type { ApiErrorContext } from './errors.js';
 import { fromHttpStatus, fromStreamError, protocolError, toProviderError } from './errors.js';
@@ -145,24 +145,16 @@ export abstract class OpenAICompatibleProvider implements ModelProvider {
 
   /** A cheap authenticated request within `timeoutMs` (3 s by default): true on 200. Never throws. */
   async isAvailable(options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<boolean> {
-    const ms = options?.timeoutMs ?? AVAILABILITY_TIMEOUT_MS;
-    const connectMs = this.timeouts.connectMs > 0 ? Math.min(this.timeouts.connectMs, ms) : ms;
-    try {
-      const res = await this.transport.request({
-        origin: this.origin,
-        path: this.basePath + this.availabilityPath(),
-        method: 'GET',
-        headers: this.#getHeaders,
-        signal: options?.signal,
-        timeouts: { connectMs, loadMs: ms, idleMs: ms, requestMs: ms },
-      });
-      await res.body.bytes();
-      if (res.status !== 200) this.logger.debug({ status: res.status }, `${this.name} not available`);
-      return res.status === 200;
-    } catch (error) {
-      this.logger.debug({ err: (error as Error).message }, `${this.name} not available`);
-      return false;
-    }
+    return probe(this.transport, {
+      origin: this.origin,
+      path: this.basePath + this.availabilityPath(),
+      headers: this.#getHeaders,
+      signal: options?.signal,
+      timeoutMs: options?.timeoutMs ?? AVAILABILITY_TIMEOUT_MS,
+      connectMs: this.timeouts.connectMs,
+      logger: this.logger,
+      name: this.name,
+    });
   }
 
   /** The models `GET /models` lists, sorted by name. */
