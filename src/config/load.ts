@@ -219,6 +219,8 @@ const OMEGA_KEYS = ['name', 'data_dir', 'log_level', 'system_prompt'] as const;
 const PROVIDER_KEYS = ['default', 'fallback'] as const;
 const OLLAMA_KEYS = ['enabled', 'base_url', 'model', 'keep_alive', 'timeouts', 'options'] as const;
 const API_KEYS = ['enabled', 'api_key', 'model', 'base_url', 'timeouts', 'max_tokens'] as const;
+/** OpenRouter's optional attribution (sent as `HTTP-Referer` and `X-Title`). */
+const OPENROUTER_KEYS = ['app_url', 'app_name'] as const;
 const CLAUDE_CODE_KEYS = ['enabled', 'command', 'model', 'timeout_secs', 'max_turns'] as const;
 const MEMORY_KEYS = ['backend', 'db_path', 'max_context_messages'] as const;
 const TIMEOUT_KEYS = ['connect', 'load', 'idle', 'request'] as const;
@@ -261,6 +263,7 @@ export const KNOWN_CONFIG_KEYS: readonly string[] = Object.freeze([
     ...API_KEYS.filter((k) => k !== 'timeouts').map((k) => `provider.${p}.${k}`),
     ...TIMEOUT_KEYS.map((k) => `provider.${p}.timeouts.${k}`),
   ]),
+  ...OPENROUTER_KEYS.map((k) => `provider.openrouter.${k}`),
   ...CLAUDE_CODE_KEYS.map((k) => `provider.claude-code.${k}`),
   ...MEMORY_KEYS.map((k) => `memory.${k}`),
 ]);
@@ -791,7 +794,7 @@ function build(
   for (const name of API_PROVIDERS) {
     const defaults = API_PROVIDER_DEFAULTS[name];
     const section = Section.of(reader, providerSection, name);
-    section.warnUnknown(API_KEYS);
+    section.warnUnknown(name === 'openrouter' ? [...API_KEYS, ...OPENROUTER_KEYS] : API_KEYS);
     const config: ApiProviderConfig = {
       enabled: section.boolean('enabled', false),
       apiKeyEnv: defaults.apiKeyEnv,
@@ -805,6 +808,10 @@ function build(
       ? section.number('max_tokens', 0, { integer: true, min: 1, expected: 'a whole number of tokens, 1 or more' })
       : defaults.maxTokens;
     if (maxTokens !== undefined) config.maxTokens = maxTokens;
+    if (name === 'openrouter') {
+      if (section.has('app_url')) config.appUrl = section.url('app_url', '');
+      if (section.has('app_name')) config.appName = section.string('app_name', '', { nonEmpty: true });
+    }
     if (config.enabled && config.apiKey === undefined) {
       reader.warn(
         section.keyPath('api_key'),

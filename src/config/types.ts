@@ -39,6 +39,10 @@ export interface ApiProviderConfig {
   baseUrl: string;
   timeouts: Timeouts;
   maxTokens?: number;
+  /** OpenRouter only: the app's URL, sent as `HTTP-Referer` for attribution. */
+  appUrl?: string;
+  /** OpenRouter only: the app's name, sent as `X-Title`. */
+  appName?: string;
 }
 
 /** `[provider.claude-code]`. */

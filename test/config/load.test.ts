@@ -609,3 +609,28 @@ describe('secrets', () => {
     }
   });
 });
+
+describe('OpenRouter attribution', () => {
+  test('app_url and app_name are read for openrouter and reach the provider config', () => {
+    const { config, warnings } = parse(`[provider.openrouter]
+app_url = "https://example.com/my-app"
+app_name = "My App"
+`);
+    assert.equal(config.provider.openrouter.appUrl, 'https://example.com/my-app');
+    assert.equal(config.provider.openrouter.appName, 'My App');
+    assert.deepEqual(warnings, []);
+  });
+
+  test('they are unknown keys elsewhere, and a bad URL is a ConfigError naming the key', () => {
+    const { warnings } = parse(`[provider.openai]
+app_name = "x"
+`);
+    assert.deepEqual(
+      warnings.map((w) => w.key),
+      ['provider.openai.app_name'],
+    );
+    const error = configError(() => parse(`[provider.openrouter]\napp_url = "ftp://example.com"\n`));
+    assert.equal(error.key, 'provider.openrouter.app_url');
+    assert.equal(error.line, 2);
+  });
+});

@@ -69,6 +69,16 @@ describe('buildProvider', () => {
     });
   }
 
+  it('passes OpenRouter attribution from the config through to the provider', async () => {
+    const config = testConfig({ enabled: ['openrouter'] });
+    config.provider.openrouter = { ...config.provider.openrouter, apiKey: SECRET, appUrl: 'https://example.com/app', appName: 'Omega tests' };
+    const provider = buildProvider('openrouter', config);
+    assert.ok(provider instanceof OpenRouterProvider);
+    assert.equal(provider.appUrl, 'https://example.com/app');
+    assert.equal(provider.appName, 'Omega tests');
+    await provider.close();
+  });
+
   it('builds the Claude Code provider, which needs no key', () => {
     const provider = buildProvider('claude-code', testConfig({ enabled: ['claude-code'] }));
     assert.ok(provider instanceof ClaudeCodeProvider);
