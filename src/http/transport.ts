@@ -615,3 +615,19 @@ export async function probe(transport: HttpTransport, options: ProbeOptions): Pr
     return false;
   }
 }
+
+/**
+ * A provider's timeouts: `defaults` overridden by every valid phase of `overrides` (a finite
+ * number of milliseconds, 0 or more). Invalid or missing phases keep their default, so a
+ * caller's partial or sloppy object can never switch a limit off by accident.
+ */
+export function resolveTimeouts(defaults: Timeouts, overrides: Partial<Timeouts> | undefined): Readonly<Timeouts> {
+  const out: Timeouts = { ...defaults };
+  if (overrides !== undefined) {
+    for (const key of ['connectMs', 'loadMs', 'idleMs', 'requestMs'] as const) {
+      const v = overrides[key];
+      if (typeof v === 'number' && Number.isFinite(v) && v >= 0) out[key] = v;
+    }
+  }
+  return Object.freeze(out);
+}

@@ -20,7 +20,7 @@ import { ConfigError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
 import type { ApiProviderConfig } from '../../config/types.js';
-import { HttpTransport, probe, requestOk } from '../../http/transport.js';
+import { HttpTransport, probe, requestOk, resolveTimeouts } from '../../http/transport.js';
 import type { HttpResponse } from '../../http/transport.js';
 import type { ErrorContext } from './errors.js';
 import { fromHttpStatus, protocolError, toProviderError } from './errors.js';
@@ -111,7 +111,7 @@ export class AnthropicProvider implements ModelProvider {
       typeof maxTokens === 'number' && Number.isFinite(maxTokens) && maxTokens >= 1
         ? Math.floor(maxTokens)
         : ANTHROPIC_DEFAULT_MAX_TOKENS;
-    this.timeouts = Object.freeze({ ...ANTHROPIC_DEFAULT_TIMEOUTS, ...definedOnly(opts.timeouts) });
+    this.timeouts = resolveTimeouts(ANTHROPIC_DEFAULT_TIMEOUTS, opts.timeouts);
     this.logger = (opts.logger ?? silentLogger).child({ provider: PROVIDER });
     this.transport = new HttpTransport({
       timeouts: this.timeouts,
@@ -331,12 +331,3 @@ function failing(error: unknown): AsyncIterator<ChatChunk> {
   };
 }
 
-function definedOnly(t: Partial<Timeouts> | undefined): Partial<Timeouts> {
-  const out: Partial<Timeouts> = {};
-  if (t === undefined) return out;
-  for (const key of ['connectMs', 'loadMs', 'idleMs', 'requestMs'] as const) {
-    const v = t[key];
-    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) out[key] = v;
-  }
-  return out;
-}

@@ -21,7 +21,7 @@ import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
 import type { OllamaConfig } from '../../config/types.js';
 import { DEFAULT_OLLAMA_URL, connectableOllamaUrl, parseOllamaHost } from '../../config/ollama-host.js';
-import { HttpTransport, probe, requestOk } from '../../http/transport.js';
+import { HttpTransport, probe, requestOk, resolveTimeouts } from '../../http/transport.js';
 import type { HttpResponse } from '../../http/transport.js';
 import { LineSplitter } from '../../http/ndjson.js';
 import type { ErrorContext } from './errors.js';
@@ -123,7 +123,7 @@ export class OllamaProvider implements ModelProvider {
     this.model = opts.model !== undefined && opts.model.trim() !== '' ? opts.model.trim() : DEFAULT_OLLAMA_MODEL;
     this.keepAlive = opts.keepAlive;
     this.defaultOptions = opts.options;
-    this.timeouts = Object.freeze({ ...OLLAMA_DEFAULT_TIMEOUTS, ...definedOnly(opts.timeouts) });
+    this.timeouts = resolveTimeouts(OLLAMA_DEFAULT_TIMEOUTS, opts.timeouts);
     this.logger = (opts.logger ?? silentLogger).child({ provider: PROVIDER });
     this.showConcurrency = Math.max(1, opts.showConcurrency ?? 4);
     this.transport = new HttpTransport({
@@ -467,12 +467,3 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return results;
 }
 
-function definedOnly(t: Partial<Timeouts> | undefined): Partial<Timeouts> {
-  const out: Partial<Timeouts> = {};
-  if (t === undefined) return out;
-  for (const key of ['connectMs', 'loadMs', 'idleMs', 'requestMs'] as const) {
-    const v = t[key];
-    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) out[key] = v;
-  }
-  return out;
-}

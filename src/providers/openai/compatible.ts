@@ -23,7 +23,7 @@ import { ConfigError } from '../../core/errors.js';
 import type { ProviderError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
-import { HttpTransport, probe, requestOk } from '../../http/transport.js';
+import { HttpTransport, probe, requestOk, resolveTimeouts } from '../../http/transport.js';
 import type { HttpResponse } from '../../http/transport.js';
 import type { ApiErrorContext } from './errors.js';
 import { fromHttpStatus, fromStreamError, protocolError, toProviderError } from './errors.js';
@@ -118,7 +118,7 @@ export abstract class OpenAICompatibleProvider implements ModelProvider {
     this.baseUrl = this.origin + this.basePath;
     this.model = opts.model?.trim() || identity.defaultModel;
     this.maxTokens = typeof opts.maxTokens === 'number' && opts.maxTokens > 0 ? opts.maxTokens : undefined;
-    this.timeouts = Object.freeze({ ...OPENAI_DEFAULT_TIMEOUTS, ...definedOnly(opts.timeouts) });
+    this.timeouts = resolveTimeouts(OPENAI_DEFAULT_TIMEOUTS, opts.timeouts);
     this.logger = (opts.logger ?? silentLogger).child({ provider: identity.name });
     const common = { 'user-agent': 'omega', ...opts.headers, authorization: `Bearer ${key}` };
     this.#getHeaders = { accept: 'application/json', ...common };
@@ -339,12 +339,3 @@ export abstract class OpenAICompatibleProvider implements ModelProvider {
   }
 }
 
-function definedOnly(t: Partial<Timeouts> | undefined): Partial<Timeouts> {
-  const out: Partial<Timeouts> = {};
-  if (t === undefined) return out;
-  for (const key of ['connectMs', 'loadMs', 'idleMs', 'requestMs'] as const) {
-    const v = t[key];
-    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) out[key] = v;
-  }
-  return out;
-}
