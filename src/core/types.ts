@@ -290,3 +290,29 @@ export function contextToMessages(context: Context): ChatMessage[] {
   messages.push({ role: 'user', content: context.currentMessage });
   return messages;
 }
+
+/** The metadata of a chat answer as {@link Provider.complete} reports it. */
+export function chatMetadata(provider: string, res: ChatResponse): MessageMetadata {
+  const meta: MessageMetadata = { providerUsed: provider, model: res.model, processingTimeMs: res.processingTimeMs };
+  if (res.usage.totalTokens !== undefined) meta.tokensUsed = res.usage.totalTokens;
+  if (res.usage.promptTokens !== undefined) meta.promptTokens = res.usage.promptTokens;
+  if (res.usage.completionTokens !== undefined) meta.completionTokens = res.usage.completionTokens;
+  if (res.doneReason !== undefined) meta.doneReason = res.doneReason;
+  if (Object.keys(res.timings).length > 0) meta.timings = res.timings;
+  return meta;
+}
+
+/**
+ * {@link Provider.complete} on top of {@link ModelProvider.chat}: the context becomes messages,
+ * `context.model` overrides the provider's model, and the answer keeps thinking and tool calls.
+ * Every chat API completes this way; only the wire behind `chat` differs.
+ */
+export async function completeWithChat(provider: ModelProvider, context: Context, options?: CallOptions): Promise<OutgoingMessage> {
+  const request: ChatRequest = { messages: contextToMessages(context) };
+  if (context.model !== undefined && context.model !== '') request.model = context.model;
+  const res = await provider.chat(request, options);
+  const out: OutgoingMessage = { text: res.message.content, metadata: chatMetadata(provider.name, res) };
+  if (res.message.thinking !== undefined) out.thinking = res.message.thinking;
+  if (res.message.toolCalls !== undefined) out.toolCalls = res.message.toolCalls;
+  return out;
+}

@@ -6,6 +6,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  chatMetadata,
+  completeWithChat,
   contextToMessages,
   isModelProvider,
   type CallOptions,
@@ -123,6 +125,46 @@ describe('the provider contract', () => {
     // @ts-expect-error: a ModelInfo must say whether it is local and what it costs.
     const badInfo: ModelInfo = { id: 'a', provider: 'b', name: 'c', capabilities: { chat: true, vision: false, tools: false, embeddings: false, streaming: true, thinking: false } };
     assert.ok([badRole, badMetadata, badCall, badFormat, badInfo].length === 5);
+  });
+});
+
+describe('completeWithChat and chatMetadata', () => {
+  it('completes through chat: messages from the context, the model override, metadata from the answer', async () => {
+    const seen: ChatRequest[] = [];
+    const provider = new (class extends SpellingProvider {
+      override async chat(request: ChatRequest): Promise<ChatResponse> {
+        seen.push(request);
+        return {
+          message: { role: 'assistant', content: 'ok', thinking: 'mm' },
+          model: request.model ?? 'default',
+          doneReason: 'stop',
+          usage: { promptTokens: 3, completionTokens: 2, totalTokens: 5 },
+          timings: { evalMs: 7 },
+          processingTimeMs: 11,
+        };
+      }
+    })();
+    const out = await completeWithChat(provider, { systemPrompt: 'S', history: [], currentMessage: 'Q', model: 'm2' });
+    assert.deepEqual(seen[0], { model: 'm2', messages: [{ role: 'system', content: 'S' }, { role: 'user', content: 'Q' }] });
+    assert.equal(out.text, 'ok');
+    assert.equal(out.thinking, 'mm');
+    assert.deepEqual(out.metadata, {
+      providerUsed: 'echo',
+      model: 'm2',
+      processingTimeMs: 11,
+      tokensUsed: 5,
+      promptTokens: 3,
+      completionTokens: 2,
+      doneReason: 'stop',
+      timings: { evalMs: 7 },
+    });
+    await completeWithChat(provider, { systemPrompt: '', history: [], currentMessage: 'Q', model: '' });
+    assert.equal(seen[1]?.model, undefined, 'an empty model override is no override');
+  });
+
+  it('leaves out what the provider did not report', () => {
+    const meta = chatMetadata('x', { message: { role: 'assistant', content: '' }, model: 'm', usage: {}, timings: {}, processingTimeMs: 1 });
+    assert.deepEqual(meta, { providerUsed: 'x', model: 'm', processingTimeMs: 1 });
   });
 });
 

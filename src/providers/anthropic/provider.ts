@@ -9,13 +9,12 @@ import type {
   ChatRequest,
   ChatResponse,
   Context,
-  MessageMetadata,
   ModelInfo,
   ModelProvider,
   OutgoingMessage,
   Timeouts,
 } from '../../core/types.js';
-import { contextToMessages } from '../../core/types.js';
+import { completeWithChat } from '../../core/types.js';
 import { ConfigError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
@@ -143,13 +142,7 @@ export class AnthropicProvider implements ModelProvider {
 
   /** Answers the current message of `context` (system prompt, history, then the user's message). */
   async complete(context: Context, options?: CallOptions): Promise<OutgoingMessage> {
-    const request: ChatRequest = { messages: contextToMessages(context) };
-    if (context.model !== undefined && context.model !== '') request.model = context.model;
-    const res = await this.chat(request, options);
-    const out: OutgoingMessage = { text: res.message.content, metadata: toMetadata(res) };
-    if (res.message.thinking !== undefined) out.thinking = res.message.thinking;
-    if (res.message.toolCalls !== undefined) out.toolCalls = res.message.toolCalls;
-    return out;
+    return completeWithChat(this, context, options);
   }
 
   /** `GET /v1/models?limit=1` within `timeoutMs` (3 s by default): true on 200. Never throws. */
@@ -314,14 +307,6 @@ export class AnthropicProvider implements ModelProvider {
 }
 
 /** {@link MessageMetadata} of a finished chat. */
-function toMetadata(res: ChatResponse): MessageMetadata {
-  const meta: MessageMetadata = { providerUsed: PROVIDER, model: res.model, processingTimeMs: res.processingTimeMs };
-  if (res.usage.totalTokens !== undefined) meta.tokensUsed = res.usage.totalTokens;
-  if (res.usage.promptTokens !== undefined) meta.promptTokens = res.usage.promptTokens;
-  if (res.usage.completionTokens !== undefined) meta.completionTokens = res.usage.completionTokens;
-  if (res.doneReason !== undefined) meta.doneReason = res.doneReason;
-  return meta;
-}
 
 /** An iterator whose first `next()` rejects with `error` (a request refused before sending). */
 function failing(error: unknown): AsyncIterator<ChatChunk> {

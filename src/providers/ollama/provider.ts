@@ -15,7 +15,7 @@ import type {
   OutgoingMessage,
   Timeouts,
 } from '../../core/types.js';
-import { contextToMessages } from '../../core/types.js';
+import { completeWithChat } from '../../core/types.js';
 import { ConfigError, ProviderError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
@@ -36,7 +36,6 @@ import {
 import {
   PROVIDER,
   buildChatBody,
-  toMetadata,
   toModelDetails,
   toModelInfo,
   toRunningModel,
@@ -150,13 +149,7 @@ export class OllamaProvider implements ModelProvider {
 
   /** Answers the current message of `context` (system prompt, history, then the user's message). */
   async complete(context: Context, options?: CallOptions): Promise<OutgoingMessage> {
-    const request: ChatRequest = { messages: contextToMessages(context) };
-    if (context.model !== undefined && context.model !== '') request.model = context.model;
-    const res = await this.chat(request, options);
-    const out: OutgoingMessage = { text: res.message.content, metadata: toMetadata(res) };
-    if (res.message.thinking !== undefined) out.thinking = res.message.thinking;
-    if (res.message.toolCalls !== undefined) out.toolCalls = res.message.toolCalls;
-    return out;
+    return completeWithChat(this, context, options);
   }
 
   /** `GET /api/tags` within `timeoutMs` (2 s by default): true on 200. Never throws. */

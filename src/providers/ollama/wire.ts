@@ -15,6 +15,7 @@ import type {
   ToolCall,
   Usage,
 } from '../../core/types.js';
+import { chatMetadata } from '../../core/types.js';
 import type {
   ModelDetails,
   RunningModel,
@@ -186,17 +187,7 @@ export function toChunk(w: WireChatResponse, model: string): ChatChunk {
 
 /** {@link MessageMetadata} of a finished chat. */
 export function toMetadata(res: ChatResponse): MessageMetadata {
-  const meta: MessageMetadata = {
-    providerUsed: PROVIDER,
-    model: res.model,
-    processingTimeMs: res.processingTimeMs,
-  };
-  if (res.usage.totalTokens !== undefined) meta.tokensUsed = res.usage.totalTokens;
-  if (res.usage.promptTokens !== undefined) meta.promptTokens = res.usage.promptTokens;
-  if (res.usage.completionTokens !== undefined) meta.completionTokens = res.usage.completionTokens;
-  if (res.doneReason !== undefined) meta.doneReason = res.doneReason;
-  if (Object.keys(res.timings).length > 0) meta.timings = res.timings;
-  return meta;
+  return chatMetadata(PROVIDER, res);
 }
 
 /** Ollama's capability names as {@link ModelCapabilities}; without a list, a plain chat model is assumed. */

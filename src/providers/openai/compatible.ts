@@ -11,14 +11,13 @@ import type {
   ChatRequest,
   ChatResponse,
   Context,
-  MessageMetadata,
   ModelInfo,
   ModelProvider,
   OutgoingMessage,
   ThinkSetting,
   Timeouts,
 } from '../../core/types.js';
-import { contextToMessages } from '../../core/types.js';
+import { completeWithChat } from '../../core/types.js';
 import { ConfigError } from '../../core/errors.js';
 import type { ProviderError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
@@ -134,13 +133,7 @@ export abstract class OpenAICompatibleProvider implements ModelProvider {
 
   /** Answers the current message of `context` (system prompt, history, then the user's message). */
   async complete(context: Context, options?: CallOptions): Promise<OutgoingMessage> {
-    const request: ChatRequest = { messages: contextToMessages(context) };
-    if (context.model !== undefined && context.model !== '') request.model = context.model;
-    const res = await this.chat(request, options);
-    const out: OutgoingMessage = { text: res.message.content, metadata: this.metadata(res) };
-    if (res.message.thinking !== undefined) out.thinking = res.message.thinking;
-    if (res.message.toolCalls !== undefined) out.toolCalls = res.message.toolCalls;
-    return out;
+    return completeWithChat(this, context, options);
   }
 
   /** A cheap authenticated request within `timeoutMs` (3 s by default): true on 200. Never throws. */
@@ -276,16 +269,6 @@ export abstract class OpenAICompatibleProvider implements ModelProvider {
     };
     if (model !== undefined) ctx.model = model;
     return ctx;
-  }
-
-  /** {@link MessageMetadata} of a finished chat. */
-  protected metadata(res: ChatResponse): MessageMetadata {
-    const meta: MessageMetadata = { providerUsed: this.name, model: res.model, processingTimeMs: res.processingTimeMs };
-    if (res.usage.totalTokens !== undefined) meta.tokensUsed = res.usage.totalTokens;
-    if (res.usage.promptTokens !== undefined) meta.promptTokens = res.usage.promptTokens;
-    if (res.usage.completionTokens !== undefined) meta.completionTokens = res.usage.completionTokens;
-    if (res.doneReason !== undefined) meta.doneReason = res.doneReason;
-    return meta;
   }
 
   /** Sends a request; resolves on a 2xx status and throws a mapped ProviderError otherwise. */
