@@ -39,6 +39,8 @@ export interface Script {
 export interface RecordedRequest {
   method: string;
   path: string;
+  /** The query string, parsed. */
+  query: URLSearchParams;
   headers: http.IncomingHttpHeaders;
   text: string;
   /** The body parsed as JSON, when it was JSON. */
@@ -124,6 +126,18 @@ export function chatStreamScript(parts: string[], done: Record<string, unknown> 
   return chatText(parts, done);
 }
 
+/** What makes the scripted server speak another API than Ollama's (see fake-anthropic.ts). */
+export interface FakeServerOptions {
+  /** Looked at before routing: a script returned here answers the request instead (an auth check). */
+  guard?: (req: RecordedRequest) => Script | undefined;
+  /** The answer for an unrouted path; gin's plain-text 404 by default. */
+  notFound?: Script;
+  /** Headers of a stepped (streamed) body; `application/x-ndjson` by default. */
+  streamHeaders?: Record<string, string>;
+  /** Send a stepped body's headers at once, before its first step (as SSE servers do). */
+  flushStreamHeaders?: boolean;
+}
+
 /** The fake server. */
 export class FakeOllama {
   /** Every request received, in order. */
@@ -139,7 +153,7 @@ export class FakeOllama {
   private connectionCount = 0;
   private port = 0;
 
-  private constructor() {
+  private constructor(private readonly options: FakeServerOptions = {}) {
     this.server = http.createServer((req, res) => {
       void this.handle(req, res);
     });
@@ -152,8 +166,8 @@ export class FakeOllama {
   }
 
   /** Starts a fake on 127.0.0.1 and a random free port. */
-  static async start(): Promise<FakeOllama> {
-    const fake = new FakeOllama();
+  static async start(options: FakeServerOptions = {}): Promise<FakeOllama> {
+    const fake = new FakeOllama(options);
     await new Promise<void>((resolve) => fake.server.listen(0, '127.0.0.1', resolve));
     fake.port = (fake.server.address() as AddressInfo).port;
     return fake;
@@ -237,10 +251,12 @@ export class FakeOllama {
     } catch {
       json = undefined;
     }
-    const path = (req.url ?? '/').split('?')[0] as string;
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const path = url.pathname;
     const record: RecordedRequest = {
       method: req.method ?? 'GET',
       path,
+      query: url.searchParams,
       headers: req.headers,
       text,
       json,
@@ -257,15 +273,18 @@ export class FakeOllama {
       this.inFlightByPath.set(path, (this.inFlightByPath.get(path) ?? 1) - 1);
     });
 
-    const key = `${record.method} ${path}`;
-    const queued = this.onceRoutes.get(key);
-    const handler = queued !== undefined && queued.length > 0 ? queued.shift() : this.routes.get(key);
-    let script: Script;
-    if (handler === undefined) {
-      // gin's answer for an unknown path.
-      script = { status: 404, headers: { 'content-type': 'text/plain' }, body: '404 page not found' };
-    } else {
-      script = typeof handler === 'function' ? await handler(record) : handler;
+    // A guard (an auth check) answers before routing, so a queued once-handler is not used up.
+    let script = this.options.guard?.(record);
+    if (script === undefined) {
+      const key = `${record.method} ${path}`;
+      const queued = this.onceRoutes.get(key);
+      const handler = queued !== undefined && queued.length > 0 ? queued.shift() : this.routes.get(key);
+      if (handler === undefined) {
+        // gin's answer for an unknown path.
+        script = this.options.notFound ?? { status: 404, headers: { 'content-type': 'text/plain' }, body: '404 page not found' };
+      } else {
+        script = typeof handler === 'function' ? await handler(record) : handler;
+      }
     }
     await this.play(script, req, res);
   }
@@ -290,7 +309,8 @@ export class FakeOllama {
       res.end(payload);
       return;
     }
-    res.writeHead(status, { 'content-type': 'application/x-ndjson', ...script.headers });
+    res.writeHead(status, { ...(this.options.streamHeaders ?? { 'content-type': 'application/x-ndjson' }), ...script.headers });
+    if (this.options.flushStreamHeaders === true) res.flushHeaders();
     for (const step of script.steps) {
       if (this.closed || res.destroyed) return;
       if ('write' in step) {
