@@ -631,3 +631,30 @@ export function resolveTimeouts(defaults: Timeouts, overrides: Partial<Timeouts>
   }
   return Object.freeze(out);
 }
+
+/**
+ * Reads a whole response body as a JSON object. A failure while reading goes through
+ * `transportError`; an empty body, malformed JSON or a non-object value through `unreadable`,
+ * with a short description and the parse error (which quotes the body: callers that must not
+ * repeat server text drop it).
+ */
+export async function readJsonObject(
+  res: HttpResponse,
+  transportError: (error: unknown) => unknown,
+  unreadable: (detail: string, cause?: unknown) => unknown,
+): Promise<object> {
+  let text: string;
+  try {
+    text = await res.body.text();
+  } catch (error) {
+    throw transportError(error);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    throw unreadable(text.trim() === '' ? 'an empty body' : 'malformed JSON', cause);
+  }
+  if (typeof parsed !== 'object' || parsed === null) throw unreadable('not a JSON object');
+  return parsed;
+}

@@ -19,7 +19,7 @@ import { ConfigError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
 import type { ApiProviderConfig } from '../../config/types.js';
-import { HttpTransport, probe, requestOk, resolveTimeouts } from '../../http/transport.js';
+import { HttpTransport, probe, readJsonObject, requestOk, resolveTimeouts } from '../../http/transport.js';
 import type { HttpResponse } from '../../http/transport.js';
 import type { ErrorContext } from './errors.js';
 import { fromHttpStatus, protocolError, toProviderError } from './errors.js';
@@ -289,24 +289,14 @@ export class AnthropicProvider implements ModelProvider {
     ctx: ErrorContext,
   ): Promise<T> {
     const res = await this.send(method, path, body, options, ctx);
-    let text: string;
-    try {
-      text = await res.body.text();
-    } catch (error) {
-      throw toProviderError(error, ctx);
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (cause) {
-      throw protocolError(text.trim() === '' ? 'an empty body' : 'malformed JSON', ctx, cause);
-    }
-    if (typeof parsed !== 'object' || parsed === null) throw protocolError('not a JSON object', ctx);
+    const parsed = await readJsonObject(
+      res,
+      (error) => toProviderError(error, ctx),
+      (detail, cause) => protocolError(detail, ctx, cause),
+    );
     return parsed as T;
   }
 }
-
-/** {@link MessageMetadata} of a finished chat. */
 
 /** An iterator whose first `next()` rejects with `error` (a request refused before sending). */
 function failing(error: unknown): AsyncIterator<ChatChunk> {

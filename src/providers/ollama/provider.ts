@@ -21,7 +21,7 @@ import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
 import type { OllamaConfig } from '../../config/types.js';
 import { DEFAULT_OLLAMA_URL, connectableOllamaUrl, parseOllamaHost } from '../../config/ollama-host.js';
-import { HttpTransport, probe, requestOk, resolveTimeouts } from '../../http/transport.js';
+import { HttpTransport, probe, readJsonObject, requestOk, resolveTimeouts } from '../../http/transport.js';
 import type { HttpResponse } from '../../http/transport.js';
 import { LineSplitter } from '../../http/ndjson.js';
 import type { ErrorContext } from './errors.js';
@@ -339,19 +339,11 @@ export class OllamaProvider implements ModelProvider {
   ): Promise<T> {
     const ctx = this.ctx(method, endpoint, model, streamed);
     const res = await this.send(method, endpoint, body === undefined ? undefined : JSON.stringify(body), options, ctx);
-    let text: string;
-    try {
-      text = await res.body.text();
-    } catch (error) {
-      throw toProviderError(error, ctx);
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (cause) {
-      throw protocolError(text.trim() === '' ? 'an empty body' : 'malformed JSON', ctx, cause);
-    }
-    if (typeof parsed !== 'object' || parsed === null) throw protocolError('not a JSON object', ctx);
+    const parsed = await readJsonObject(
+      res,
+      (error) => toProviderError(error, ctx),
+      (detail, cause) => protocolError(detail, ctx, cause),
+    );
     const error = (parsed as { error?: unknown }).error;
     if (error !== undefined) throw fromStreamError(errorValueText(error) ?? 'unknown error', ctx);
     return parsed as T;

@@ -22,7 +22,7 @@ import { ConfigError } from '../../core/errors.js';
 import type { ProviderError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
-import { HttpTransport, probe, requestOk, resolveTimeouts } from '../../http/transport.js';
+import { HttpTransport, probe, readJsonObject, requestOk, resolveTimeouts } from '../../http/transport.js';
 import type { HttpResponse } from '../../http/transport.js';
 import type { ApiErrorContext } from './errors.js';
 import { fromHttpStatus, fromStreamError, protocolError, toProviderError } from './errors.js';
@@ -302,20 +302,12 @@ export abstract class OpenAICompatibleProvider implements ModelProvider {
   /** A GET returning JSON; an `{"error":...}` body is a ProviderError even with status 200. */
   protected async getJson(endpoint: string, options: CallOptions | undefined, ctx: ApiErrorContext): Promise<unknown> {
     const res = await this.send('GET', endpoint, undefined, options, ctx);
-    let text: string;
-    try {
-      text = await res.body.text();
-    } catch (error) {
-      throw toProviderError(error, ctx);
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
+    const parsed = await readJsonObject(
+      res,
+      (error) => toProviderError(error, ctx),
       // No cause: V8's SyntaxError quotes the start of the body, which is server text.
-      throw protocolError(text.trim() === '' ? 'an empty body' : 'malformed JSON', ctx);
-    }
-    if (typeof parsed !== 'object' || parsed === null) throw protocolError('not a JSON object', ctx);
+      (detail) => protocolError(detail, ctx),
+    );
     const error = (parsed as { error?: unknown }).error;
     if (error !== undefined && error !== null) throw fromStreamError(parsed, ctx);
     return parsed;
