@@ -3,6 +3,7 @@
  * given provider: each provider turns them into a {@link ProviderError} with its own wording
  * (which service, which config key to raise).
  */
+import { ProviderError } from '../core/errors.js';
 import type { ProviderErrorCode, TimeoutPhase } from '../core/errors.js';
 
 /** How a request failed below HTTP semantics. */
@@ -97,4 +98,53 @@ export function formatDuration(ms: number): string {
 
 function trim(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(1).replace(/\.0$/, '');
+}
+
+/**
+ * How one provider words transport failures. Cancellation and a closed provider read the same
+ * for every provider; the rest names the provider's own config keys and likely causes.
+ */
+export interface TransportWording {
+  /** Provider name for {@link ProviderError.provider}, e.g. `ollama`. */
+  provider: string;
+  /** The service in sentences, e.g. `Ollama`. */
+  label: string;
+  method: string;
+  endpoint: string;
+  unreachable: (err: TransportError) => { message: string; hint?: string };
+  timeout: (phase: TimeoutPhase, ms: number) => string;
+  connectionLost: () => string;
+  protocol: () => string;
+}
+
+/** A transport failure as a {@link ProviderError}, in the provider's own words. */
+export function transportProviderError(err: TransportError, wording: TransportWording, partialText?: string): ProviderError {
+  const base = {
+    provider: wording.provider,
+    code: providerCodeFor(err.kind),
+    cause: err,
+    ...(partialText === undefined || partialText === '' ? {} : { partialText }),
+  };
+  const { label, method, endpoint } = wording;
+  switch (err.kind) {
+    case 'unreachable': {
+      const { message, hint } = wording.unreachable(err);
+      return new ProviderError({ ...base, message, ...(hint === undefined ? {} : { hint }) });
+    }
+    case 'timeout': {
+      const phase = err.phase ?? 'request';
+      return new ProviderError({ ...base, phase, message: wording.timeout(phase, err.timeoutMs ?? 0) });
+    }
+    case 'aborted':
+      return new ProviderError({ ...base, message: `The ${label} request (${method} ${endpoint}) was cancelled.` });
+    case 'closed':
+      return new ProviderError({
+        ...base,
+        message: `The ${label} provider was closed while ${method} ${endpoint} was in flight; create a new provider to make more calls.`,
+      });
+    case 'connection_lost':
+      return new ProviderError({ ...base, message: wording.connectionLost() });
+    case 'protocol':
+      return new ProviderError({ ...base, message: wording.protocol() });
+  }
 }

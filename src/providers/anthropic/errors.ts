@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { ProviderError, redactSecrets } from '../../core/errors.js';
 import type { ProviderErrorCode } from '../../core/errors.js';
 import { LineTooLongError } from '../../http/ndjson.js';
-import { TransportError, formatDuration, providerCodeFor } from '../../http/errors.js';
+import { TransportError, formatDuration, transportProviderError } from '../../http/errors.js';
 import { retryAfterMs } from '../../http/retry-after.js';
 import type { WireError } from './types.js';
 import { PROVIDER } from './wire.js';
@@ -176,36 +176,23 @@ export function fromStreamError(error: unknown, ctx: ErrorContext, partialText: 
 
 /** A transport failure (no connection, timeout, cancellation, broken connection) as a ProviderError. */
 export function fromTransport(err: TransportError, ctx: ErrorContext, partialText?: string): ProviderError {
-  const code = providerCodeFor(err.kind);
-  const base = { provider: PROVIDER, code, cause: err, ...(partialText ? { partialText } : {}) };
-  switch (err.kind) {
-    case 'unreachable':
-      return new ProviderError({
-        ...base,
-        message: `Could not connect to Anthropic at ${ctx.baseUrl}${err.errno === undefined ? '' : ` (${err.errno})`}; check the network connection or provider.anthropic.base_url.`,
-      });
-    case 'timeout': {
-      const phase = err.phase ?? 'request';
-      return new ProviderError({ ...base, phase, message: timeoutMessage(phase, err.timeoutMs ?? 0, ctx) });
-    }
-    case 'aborted':
-      return new ProviderError({ ...base, message: `The Anthropic request (${ctx.method} ${ctx.endpoint}) was cancelled.` });
-    case 'closed':
-      return new ProviderError({
-        ...base,
-        message: `The Anthropic provider was closed while ${ctx.method} ${ctx.endpoint} was in flight; create a new provider to make more calls.`,
-      });
-    case 'connection_lost':
-      return new ProviderError({
-        ...base,
-        message: `The connection to Anthropic at ${ctx.baseUrl} was lost mid-response; try again.`,
-      });
-    case 'protocol':
-      return new ProviderError({
-        ...base,
-        message: `The server at ${ctx.baseUrl} did not answer with valid HTTP; check that provider.anthropic.base_url points at the Messages API.`,
-      });
-  }
+  return transportProviderError(
+    err,
+    {
+      provider: PROVIDER,
+      label: 'Anthropic',
+      method: ctx.method,
+      endpoint: ctx.endpoint,
+      unreachable: (e) => ({
+        message: `Could not connect to Anthropic at ${ctx.baseUrl}${e.errno === undefined ? '' : ` (${e.errno})`}; check the network connection or provider.anthropic.base_url.`,
+      }),
+      timeout: (phase, ms) => timeoutMessage(phase, ms, ctx),
+      connectionLost: () => `The connection to Anthropic at ${ctx.baseUrl} was lost mid-response; try again.`,
+      protocol: () =>
+        `The server at ${ctx.baseUrl} did not answer with valid HTTP; check that provider.anthropic.base_url points at the Messages API.`,
+    },
+    partialText,
+  );
 }
 
 function timeoutMessage(phase: string, ms: number, ctx: ErrorContext): string {

@@ -7,7 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { ProviderError } from '../../core/errors.js';
 import type { ProviderErrorCode } from '../../core/errors.js';
 import { LineTooLongError } from '../../http/ndjson.js';
-import { TransportError, formatDuration, providerCodeFor } from '../../http/errors.js';
+import { TransportError, formatDuration, transportProviderError } from '../../http/errors.js';
 import { PROVIDER } from './wire.js';
 
 /** What a request was about, for wording errors. */
@@ -42,39 +42,28 @@ export function notInstalledMessage(model: string): string {
 
 /** A transport failure (no connection, timeout, cancellation, broken connection) as a ProviderError. */
 export function fromTransport(err: TransportError, ctx: ErrorContext, partialText?: string): ProviderError {
-  const code = providerCodeFor(err.kind);
-  const base = { provider: PROVIDER, code, cause: err, partialText: partialText === '' ? undefined : partialText };
-  switch (err.kind) {
-    case 'unreachable': {
-      const dns = err.errno !== undefined && DNS_CODES.has(err.errno);
-      // A refused connection needs no hint beyond the message; a name that does not resolve does.
-      const hint = dns
-        ? `The host name in ${ctx.baseUrl} could not be resolved; check provider.ollama.base_url${ctx.baseUrlSource === 'env' ? ' and OLLAMA_HOST' : ''}.`
-        : undefined;
-      return new ProviderError({ ...base, message: notRunningMessage(ctx), ...(hint === undefined ? {} : { hint }) });
-    }
-    case 'timeout': {
-      const phase = err.phase ?? 'request';
-      return new ProviderError({ ...base, phase, message: timeoutMessage(phase, err.timeoutMs ?? 0, ctx) });
-    }
-    case 'aborted':
-      return new ProviderError({ ...base, message: `The Ollama request (${ctx.method} ${ctx.endpoint}) was cancelled.` });
-    case 'closed':
-      return new ProviderError({
-        ...base,
-        message: `The Ollama provider was closed while ${ctx.method} ${ctx.endpoint} was in flight; create a new provider to make more calls.`,
-      });
-    case 'connection_lost':
-      return new ProviderError({
-        ...base,
-        message: `The connection to Ollama at ${ctx.baseUrl} was lost mid-response; check that Ollama is still running (it may have crashed or run out of memory) and try again.`,
-      });
-    case 'protocol':
-      return new ProviderError({
-        ...base,
-        message: `The server at ${ctx.baseUrl} did not answer with valid HTTP; check that provider.ollama.base_url points at Ollama.`,
-      });
-  }
+  return transportProviderError(
+    err,
+    {
+      provider: PROVIDER,
+      label: 'Ollama',
+      method: ctx.method,
+      endpoint: ctx.endpoint,
+      unreachable: (e) => {
+        // A refused connection needs no hint beyond the message; a name that does not resolve does.
+        const dns = e.errno !== undefined && DNS_CODES.has(e.errno);
+        const hint = dns
+          ? `The host name in ${ctx.baseUrl} could not be resolved; check provider.ollama.base_url${ctx.baseUrlSource === 'env' ? ' and OLLAMA_HOST' : ''}.`
+          : undefined;
+        return { message: notRunningMessage(ctx), ...(hint === undefined ? {} : { hint }) };
+      },
+      timeout: (phase, ms) => timeoutMessage(phase, ms, ctx),
+      connectionLost: () =>
+        `The connection to Ollama at ${ctx.baseUrl} was lost mid-response; check that Ollama is still running (it may have crashed or run out of memory) and try again.`,
+      protocol: () => `The server at ${ctx.baseUrl} did not answer with valid HTTP; check that provider.ollama.base_url points at Ollama.`,
+    },
+    partialText,
+  );
 }
 
 function timeoutMessage(phase: string, ms: number, ctx: ErrorContext): string {

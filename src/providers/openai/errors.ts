@@ -10,7 +10,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { ProviderError, redactSecrets } from '../../core/errors.js';
 import type { ProviderErrorCode } from '../../core/errors.js';
 import { LineTooLongError } from '../../http/ndjson.js';
-import { TransportError, formatDuration, providerCodeFor } from '../../http/errors.js';
+import { TransportError, formatDuration, transportProviderError } from '../../http/errors.js';
 import { retryAfterMs } from '../../http/retry-after.js';
 
 /** What a request was about and who it went to, for wording errors. */
@@ -227,41 +227,23 @@ export function protocolError(detail: string, ctx: ApiErrorContext, cause?: unkn
 
 /** A transport failure (no connection, timeout, cancellation, broken connection) as a ProviderError. */
 export function fromTransport(err: TransportError, ctx: ApiErrorContext, partialText?: string): ProviderError {
-  const base = {
-    provider: ctx.provider,
-    code: providerCodeFor(err.kind),
-    cause: err,
-    ...(partialText === undefined || partialText === '' ? {} : { partialText }),
-  };
   const section = ctx.configSection;
-  switch (err.kind) {
-    case 'unreachable':
-      return new ProviderError({
-        ...base,
-        message: `Could not connect to ${ctx.label} at ${ctx.baseUrl}${err.errno ? ` (${err.errno})` : ''}; check the network connection and ${section}.base_url.`,
-      });
-    case 'timeout': {
-      const phase = err.phase ?? 'request';
-      return new ProviderError({ ...base, phase, message: timeoutMessage(phase, err.timeoutMs ?? 0, ctx) });
-    }
-    case 'aborted':
-      return new ProviderError({ ...base, message: `The ${ctx.label} request (${ctx.method} ${ctx.endpoint}) was cancelled.` });
-    case 'closed':
-      return new ProviderError({
-        ...base,
-        message: `The ${ctx.label} provider was closed while ${ctx.method} ${ctx.endpoint} was in flight; create a new provider to make more calls.`,
-      });
-    case 'connection_lost':
-      return new ProviderError({
-        ...base,
-        message: `The connection to ${ctx.label} at ${ctx.baseUrl} was lost mid-response; try again.`,
-      });
-    case 'protocol':
-      return new ProviderError({
-        ...base,
-        message: `The server at ${ctx.baseUrl} did not answer with valid HTTP; check ${section}.base_url.`,
-      });
-  }
+  return transportProviderError(
+    err,
+    {
+      provider: ctx.provider,
+      label: ctx.label,
+      method: ctx.method,
+      endpoint: ctx.endpoint,
+      unreachable: (e) => ({
+        message: `Could not connect to ${ctx.label} at ${ctx.baseUrl}${e.errno ? ` (${e.errno})` : ''}; check the network connection and ${section}.base_url.`,
+      }),
+      timeout: (phase, ms) => timeoutMessage(phase, ms, ctx),
+      connectionLost: () => `The connection to ${ctx.label} at ${ctx.baseUrl} was lost mid-response; try again.`,
+      protocol: () => `The server at ${ctx.baseUrl} did not answer with valid HTTP; check ${section}.base_url.`,
+    },
+    partialText,
+  );
 }
 
 function timeoutMessage(phase: string, ms: number, ctx: ApiErrorContext): string {
