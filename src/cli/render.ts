@@ -4,8 +4,8 @@
  */
 import { userInfo } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { MessageMetadata, OutgoingMessage } from '../core/types.js';
 import type { GatewayEvent } from '../gateway/gateway.js';
+import type { GatewayAnswer, GatewayMetadata } from '../gateway/types.js';
 import type { CliContext } from './context.js';
 import { formatDuration } from './output.js';
 
@@ -64,8 +64,8 @@ export class AnswerPrinter {
    * Consumes a gateway stream, printing as it goes. Returns the final message, or
    * undefined when the stream ended without one.
    */
-  async consume(events: AsyncIterable<GatewayEvent>): Promise<OutgoingMessage | undefined> {
-    let final: OutgoingMessage | undefined;
+  async consume(events: AsyncIterable<GatewayEvent>): Promise<GatewayAnswer | undefined> {
+    let final: GatewayAnswer | undefined;
     try {
       for await (const event of events) {
         if (event.type === 'chunk') {
@@ -82,7 +82,7 @@ export class AnswerPrinter {
   }
 
   /** Prints a whole (non-streamed) answer. */
-  printMessage(message: OutgoingMessage): void {
+  printMessage(message: GatewayAnswer): void {
     if (message.thinking) this.writeThinking(message.thinking);
     this.writeText(message.text);
     this.finish();
@@ -93,7 +93,7 @@ export class AnswerPrinter {
  * One dim line of statistics about an answer, like `ollama run --verbose`: provider,
  * model, tokens, speed and time.
  */
-export function formatStats(metadata: MessageMetadata): string {
+export function formatStats(metadata: GatewayMetadata): string {
   const parts = [`${metadata.providerUsed}/${metadata.model}`];
   if (metadata.fallbackFrom && metadata.fallbackFrom.length > 0) parts.push(`after ${metadata.fallbackFrom.join(', ')}`);
   if (metadata.promptTokens !== undefined) parts.push(`${metadata.promptTokens} prompt tokens`);

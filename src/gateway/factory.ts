@@ -3,7 +3,7 @@
  */
 import { ConfigError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { Provider } from '../core/types.js';
+import type { ModelProvider } from '../core/types.js';
 import { PROVIDER_NAMES } from '../config/types.js';
 import type { OmegaConfig, ProviderName } from '../config/types.js';
 import { AnthropicProvider } from '../providers/anthropic/index.js';
@@ -47,7 +47,7 @@ export function disabledProviderError(name: string, configFile?: string): Config
  * Builds the provider called `name` from `config`. An unknown or disabled provider, or a
  * hosted one without an API key, is a {@link ConfigError} that says what to change.
  */
-export function buildProvider(name: string, config: OmegaConfig, opts: BuildProviderOptions = {}): Provider {
+export function buildProvider(name: string, config: OmegaConfig, opts: BuildProviderOptions = {}): ModelProvider {
   const file = opts.configFile;
   const fileField = file === undefined ? {} : { file };
   if (!isProviderName(name)) {
@@ -77,7 +77,7 @@ export function buildProvider(name: string, config: OmegaConfig, opts: BuildProv
  * Builds a hosted provider; a missing API key surfaces as the provider's ConfigError,
  * completed with the config file so the message says where to put the key.
  */
-function withConfigFile(build: () => Provider, name: ProviderName, file: string | undefined): Provider {
+function withConfigFile(build: () => ModelProvider, name: ProviderName, file: string | undefined): ModelProvider {
   try {
     return build();
   } catch (error) {

@@ -66,8 +66,7 @@ class ChatSession {
   private currentModel(): string {
     if (this.model !== undefined) return this.model;
     try {
-      const model = (this.gateway.provider(this.providerName) as { model?: unknown }).model;
-      return typeof model === 'string' ? model : '(provider default)';
+      return this.gateway.provider(this.providerName).model ?? '(provider default)';
     } catch {
       return '(provider default)';
     }

@@ -116,6 +116,8 @@ export class ClaudeCodeProvider implements ModelProvider {
   private readonly logger: Logger;
   private readonly killGraceMs: number;
   private readonly maxOutputBytes: number;
+  /** Runs in flight, so that {@link close} can stop them. */
+  private readonly runs = new Set<CliRun>();
 
   constructor(opts: ClaudeCodeProviderOptions = {}) {
     this.command = opts.command !== undefined && opts.command.trim() !== '' ? opts.command.trim() : 'claude';
@@ -275,6 +277,13 @@ export class ClaudeCodeProvider implements ModelProvider {
     return this.toResult(result, text, model, start);
   }
 
+  /** Stops every run in flight (their process groups are killed); the provider stays usable. */
+  async close(): Promise<void> {
+    const runs = [...this.runs];
+    for (const run of runs) run.stop();
+    await Promise.all(runs.map((run) => run.ended));
+  }
+
   // ---- internals --------------------------------------------------------------------------
 
   private promptOf(request: ChatRequest): ClaudePrompt {
@@ -304,7 +313,7 @@ export class ClaudeCodeProvider implements ModelProvider {
   }
 
   private spawn(args: string[], input: string, timeoutMs: number, signal: AbortSignal | undefined): CliRun {
-    return new CliRun({
+    const run = new CliRun({
       command: this.command,
       args,
       input,
@@ -316,6 +325,9 @@ export class ClaudeCodeProvider implements ModelProvider {
       ...(this.env === undefined ? {} : { env: this.env }),
       ...(this.cwd === undefined ? {} : { cwd: this.cwd }),
     });
+    this.runs.add(run);
+    void run.ended.then(() => this.runs.delete(run));
+    return run;
   }
 
   private timeoutFor(options: CallOptions | undefined): number {
