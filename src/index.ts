@@ -13,9 +13,11 @@ export {
   notRunningMessage,
 } from './providers/ollama/index.js';
 export type {
+  EmbedOptions,
   EmbedResult,
   ModelDetails,
   OllamaProviderOptions,
+  OllamaStatus,
   PullProgress,
   RunningModel,
 } from './providers/ollama/index.js';

@@ -9,9 +9,24 @@ import type { GatewayAnswer, GatewayMetadata } from '../gateway/types.js';
 import type { CliContext } from './context.js';
 import { formatDuration } from './output.js';
 
+/** Options of {@link AnswerPrinter}. */
+export interface AnswerPrinterOptions {
+  /**
+   * Print the model's reasoning (dimmed, on stderr). Off unless the user asked for thinking:
+   * since Ollama 0.12.4 a thinking model reasons by default, and that is not the answer.
+   */
+  showThinking?: boolean;
+}
+
+/** Whether thinking is printed for the `--think` / `--show-thinking` flags given. */
+export function showsThinking(options: { think?: boolean; showThinking?: boolean }): boolean {
+  return options.think === true || options.showThinking === true;
+}
+
 /** Writes answer text and thinking as they arrive and remembers what was written. */
 export class AnswerPrinter {
   private readonly ctx: CliContext;
+  private readonly showThinking: boolean;
   private lastOut = '\n';
   private lastErr = '\n';
   private thinkingOpen = false;
@@ -20,13 +35,14 @@ export class AnswerPrinter {
   /** Thinking printed so far. */
   thinking = '';
 
-  constructor(ctx: CliContext) {
+  constructor(ctx: CliContext, options: AnswerPrinterOptions = {}) {
     this.ctx = ctx;
+    this.showThinking = options.showThinking === true;
   }
 
-  /** Prints a piece of the model's reasoning, dimmed, on stderr. */
+  /** Prints a piece of the model's reasoning, dimmed, on stderr (when thinking is shown). */
   writeThinking(delta: string): void {
-    if (delta === '') return;
+    if (delta === '' || !this.showThinking) return;
     this.thinking += delta;
     this.thinkingOpen = true;
     this.ctx.io.stderr.write(this.ctx.err.dim(delta));

@@ -129,6 +129,8 @@ export interface ModelCapabilities {
   embeddings: boolean;
   streaming: boolean;
   thinking: boolean;
+  /** Generates images (Ollama's `image` capability, 0.14 and later); set only when true. */
+  imageGeneration?: boolean;
 }
 
 /** Price in US dollars per million tokens. */
@@ -152,6 +154,10 @@ export interface ModelInfo {
   pricing: Pricing | null;
   /** True when the model runs on the user's machine (or their own server). */
   local: boolean;
+  /** For a model that runs elsewhere behind a local name (an Ollama cloud model): where it runs. */
+  remoteHost?: string;
+  /** For such a model: its name at {@link remoteHost}. */
+  remoteModel?: string;
   sizeBytes?: number;
   /** ISO 8601. */
   modifiedAt?: string;
@@ -223,6 +229,33 @@ export interface ChatRequest {
    * negative to keep forever). Unset leaves the server's default in force.
    */
   keepAlive?: string | number;
+  /**
+   * What to do with a prompt longer than the context window: `true` drops its oldest part (the
+   * server's default), `false` fails instead. Ollama 0.12.6 and later; older servers ignore it.
+   */
+  truncate?: boolean;
+  /**
+   * What to do when the answer fills the context window: `true` shifts the window and goes on
+   * (the server's default), `false` stops with `doneReason: 'length'`. Ollama 0.12.6 and later.
+   */
+  shift?: boolean;
+  /** Return the log probability of each generated token (Ollama 0.12.11 and later). */
+  logprobs?: boolean;
+  /** With {@link logprobs}: also the N most likely alternatives at each position, 0 to 20. */
+  topLogprobs?: number;
+}
+
+/** A token's log probability, one alternative at one position. */
+export interface TokenAlternative {
+  token: string;
+  logprob: number;
+  /** The token's UTF-8 bytes, where the server reports them (a token may end mid-character). */
+  bytes?: number[];
+}
+
+/** The log probability of one generated token, with its most likely alternatives when asked for. */
+export interface TokenLogprob extends TokenAlternative {
+  topLogprobs?: TokenAlternative[];
 }
 
 /** A non-streamed chat answer. */
@@ -234,6 +267,8 @@ export interface ChatResponse {
   timings: Timings;
   /** Client wall-clock time of the call. */
   processingTimeMs: number;
+  /** Per-token log probabilities, when the request asked for them. */
+  logprobs?: TokenLogprob[];
 }
 
 /** One piece of a streamed answer. Deltas are to be concatenated in order. */
@@ -253,6 +288,8 @@ export interface ChatChunk {
   timings?: Timings;
   /** Model as reported by the provider. */
   model?: string;
+  /** Log probabilities of the tokens in this chunk, when the request asked for them. */
+  logprobs?: TokenLogprob[];
 }
 
 /** The minimal provider: turns a conversation into an answer. */

@@ -40,6 +40,7 @@ import {
   toModelInfo,
   toRunningModel,
   toTimings,
+  toLogprobs,
   toToolCalls,
   toUsage,
 } from './wire.js';
@@ -47,9 +48,11 @@ import type { ChatDefaults } from './wire.js';
 import { ChatStreamIterator } from './stream.js';
 import { OLLAMA_DEFAULT_TIMEOUTS } from './types.js';
 import type {
+  EmbedOptions,
   EmbedResult,
   ModelDetails,
   OllamaProviderOptions,
+  OllamaStatus,
   PullProgress,
   RunningModel,
   WireChatResponse,
@@ -206,6 +209,7 @@ export class OllamaProvider implements ModelProvider {
     // Ollama aggregates the stream server-side; without `done` it ended early (its repeat guard).
     if (res.done !== true) out.doneReason = 'incomplete';
     else if (typeof res.done_reason === 'string' && res.done_reason !== '') out.doneReason = res.done_reason;
+    if (Array.isArray(res.logprobs) && res.logprobs.length > 0) out.logprobs = toLogprobs(res.logprobs);
     return out;
   }
 
@@ -230,6 +234,19 @@ export class OllamaProvider implements ModelProvider {
     return res.version;
   }
 
+  /**
+   * `/api/status` (Ollama 0.16.2 and later): whether this server may run cloud models. Older
+   * servers have no such endpoint: that is a `protocol` error saying so.
+   */
+  async status(options?: CallOptions): Promise<OllamaStatus> {
+    const res = await this.json<{ cloud?: { disabled?: unknown; source?: unknown } }>('GET', '/api/status', undefined, options);
+    const cloud = res.cloud;
+    if (typeof cloud !== 'object' || cloud === null || typeof cloud.disabled !== 'boolean') {
+      throw protocolError('no "cloud.disabled" field', this.ctx('GET', '/api/status'));
+    }
+    return { cloud: { disabled: cloud.disabled, source: typeof cloud.source === 'string' ? cloud.source : 'none' } };
+  }
+
   /** Models currently loaded in memory, with when they will be unloaded. */
   async ps(options?: CallOptions): Promise<RunningModel[]> {
     const res = await this.json<{ models?: WireRunningModel[] | null }>('GET', '/api/ps', undefined, options);
@@ -245,13 +262,10 @@ export class OllamaProvider implements ModelProvider {
   }
 
   /** Embeddings of one input or several, from `/api/embed`. */
-  async embed(
-    model: string,
-    input: string | string[],
-    options?: CallOptions & { truncate?: boolean; keepAlive?: string | number },
-  ): Promise<EmbedResult> {
+  async embed(model: string, input: string | string[], options?: CallOptions & EmbedOptions): Promise<EmbedResult> {
     const body: Record<string, unknown> = { model, input };
     if (options?.truncate !== undefined) body.truncate = options.truncate;
+    if (options?.dimensions !== undefined) body.dimensions = options.dimensions;
     const keepAlive = options?.keepAlive ?? this.keepAlive;
     if (keepAlive !== undefined) body.keep_alive = keepAlive;
     const res = await this.json<{
