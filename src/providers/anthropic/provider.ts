@@ -18,13 +18,15 @@ import { completeWithChat } from '../../core/types.js';
 import { ConfigError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
-import type { ApiProviderConfig } from '../../config/types.js';
+import type { ApiProviderConfig } from '../hosted.js';
+import { hostedOptions } from '../hosted.js';
 import { HttpTransport, probe, readJsonObject, requestOk, resolveTimeouts } from '../../http/transport.js';
 import type { HttpResponse } from '../../http/transport.js';
 import type { ErrorContext } from './errors.js';
 import { fromHttpStatus, protocolError, toProviderError } from './errors.js';
 import { streamMessages } from './stream.js';
 import {
+  ANTHROPIC_API_KEY_ENV,
   ANTHROPIC_DEFAULT_BASE_URL,
   ANTHROPIC_DEFAULT_MAX_TOKENS,
   ANTHROPIC_DEFAULT_MODEL,
@@ -70,7 +72,7 @@ export class AnthropicProvider implements ModelProvider {
   /** Throws a ConfigError when no key is given and `ANTHROPIC_API_KEY` is unset. */
   constructor(opts: AnthropicProviderOptions = {}) {
     const env = opts.env ?? process.env;
-    const key = opts.apiKey?.trim() || env.ANTHROPIC_API_KEY?.trim();
+    const key = opts.apiKey?.trim() || env[ANTHROPIC_API_KEY_ENV]?.trim();
     if (!key) {
       throw new ConfigError({
         key: 'provider.anthropic.api_key',
@@ -127,15 +129,7 @@ export class AnthropicProvider implements ModelProvider {
    * `ANTHROPIC_API_KEY`, so the environment is not consulted again.
    */
   static fromConfig(config: ApiProviderConfig, logger?: Logger): AnthropicProvider {
-    return new AnthropicProvider({
-      ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
-      baseUrl: config.baseUrl,
-      model: config.model,
-      timeouts: config.timeouts,
-      ...(config.maxTokens === undefined ? {} : { maxTokens: config.maxTokens }),
-      ...(logger === undefined ? {} : { logger }),
-      env: {},
-    });
+    return new AnthropicProvider(hostedOptions(config, logger));
   }
 
   // ---- contract -------------------------------------------------------------------------

@@ -25,6 +25,8 @@ export interface AnthropicProviderOptions {
   connect?: Connector;
 }
 
+/** The environment variable the API key comes from when none is given. */
+export const ANTHROPIC_API_KEY_ENV = 'ANTHROPIC_API_KEY';
 /** Default address of the Messages API. */
 export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
 /** Default model. */

@@ -1,0 +1,158 @@
+/**
+ * What the hosted API providers (Anthropic, OpenAI, OpenRouter) share in their specs: the same
+ * table keys, the API key from the file or one environment variable, and the same options
+ * handed to their constructors. A hosted provider's spec is one call to {@link hostedSpec}.
+ */
+import type { Logger } from '../core/logger.js';
+import type { Provider, Timeouts } from '../core/types.js';
+import type { Section, ValueSource } from '../config/section.js';
+import type { TableSchema } from '../config/schema.js';
+import { TIMEOUTS_SCHEMA } from '../config/schema.js';
+import type { ProviderSpec } from './spec.js';
+
+/** `[provider.anthropic]`, `[provider.openai]`, `[provider.openrouter]` after loading. */
+export interface ApiProviderConfig {
+  enabled: boolean;
+  /** From the file or the usual environment variable; never logged. */
+  apiKey?: string;
+  /** Which environment variable the key may come from (for error messages). */
+  apiKeyEnv: string;
+  model: string;
+  baseUrl: string;
+  timeouts: Timeouts;
+  maxTokens?: number;
+  /** OpenRouter only: the app's URL, sent as `HTTP-Referer` for attribution. */
+  appUrl?: string;
+  /** OpenRouter only: the app's name, sent as `X-Title`. */
+  appName?: string;
+}
+
+/** A hosted provider's defaults. */
+export interface HostedDefaults {
+  baseUrl: string;
+  model: string;
+  /** The environment variable the key comes from when the file has none. */
+  apiKeyEnv: string;
+  /** Only where the API needs one (Anthropic's Messages API refuses a request without it). */
+  maxTokens?: number;
+  timeouts: Readonly<Timeouts>;
+}
+
+/** A hosted provider's spec, with its defaults readable by name. */
+export interface HostedSpec<N extends string> extends ProviderSpec<N, ApiProviderConfig> {
+  readonly defaults: Readonly<HostedDefaults>;
+}
+
+/** What a hosted provider adds to the shared keys (OpenRouter's attribution). */
+export interface HostedExtension {
+  keys: TableSchema;
+  resolve(section: Section, options: ApiProviderConfig, sources: Record<string, ValueSource>): void;
+}
+
+/** Everything {@link hostedSpec} needs to know about one provider. */
+export interface HostedDescription<N extends string> {
+  name: N;
+  label: string;
+  defaults: HostedDefaults;
+  create(options: ApiProviderConfig, logger?: Logger): Provider;
+  extension?: HostedExtension;
+}
+
+/** The keys every hosted provider's table takes. */
+const HOSTED_KEYS: TableSchema = {
+  enabled: 'boolean',
+  api_key: 'string',
+  model: 'string',
+  base_url: 'url',
+  timeouts: TIMEOUTS_SCHEMA,
+  max_tokens: 'integer',
+};
+
+/** Builds the spec of a hosted provider from its description. */
+export function hostedSpec<N extends string>(d: HostedDescription<N>): HostedSpec<N> {
+  return {
+    name: d.name,
+    label: d.label,
+    configSection: `provider.${d.name}`,
+    env: { apiKey: d.defaults.apiKeyEnv },
+    secretEnv: [d.defaults.apiKeyEnv],
+    keys: d.extension === undefined ? HOSTED_KEYS : { ...HOSTED_KEYS, ...d.extension.keys },
+    defaults: d.defaults,
+    resolve(section, env) {
+      const resolved = resolveHosted(section, env, d.defaults);
+      d.extension?.resolve(section, resolved.options, resolved.sources);
+      if (resolved.options.enabled && resolved.options.apiKey === undefined) {
+        section.warn(
+          'api_key',
+          `Provider ${d.name} is enabled but has no API key; set ${d.defaults.apiKeyEnv} or api_key under [provider.${d.name}].`,
+        );
+      }
+      return resolved;
+    },
+    create: d.create,
+  };
+}
+
+function resolveHosted(
+  section: Section,
+  env: NodeJS.ProcessEnv,
+  defaults: HostedDefaults,
+): { options: ApiProviderConfig; sources: Record<string, ValueSource> } {
+  const options: ApiProviderConfig = {
+    enabled: section.boolean('enabled', false),
+    apiKeyEnv: defaults.apiKeyEnv,
+    model: section.string('model', defaults.model, { nonEmpty: true }),
+    baseUrl: section.url('base_url', defaults.baseUrl),
+    timeouts: section.timeouts(defaults.timeouts),
+  };
+  const sources: Record<string, ValueSource> = {
+    enabled: section.sourceOf('enabled'),
+    model: section.sourceOf('model'),
+    baseUrl: section.sourceOf('base_url'),
+    timeouts: section.sourceOf('timeouts'),
+  };
+  const fromFile = section.string('api_key', '').trim();
+  const fromEnv = env[defaults.apiKeyEnv]?.trim();
+  if (fromFile !== '') {
+    options.apiKey = fromFile;
+    sources.apiKey = 'config';
+  } else if (fromEnv) {
+    options.apiKey = fromEnv;
+    sources.apiKey = 'env';
+  }
+  const maxTokens = section.has('max_tokens')
+    ? section.number('max_tokens', 0, { integer: true, min: 1, expected: 'a whole number of tokens, 1 or more' })
+    : defaults.maxTokens;
+  if (maxTokens !== undefined) {
+    options.maxTokens = maxTokens;
+    sources.maxTokens = section.sourceOf('max_tokens');
+  }
+  return { options, sources };
+}
+
+/** Constructor options shared by the hosted providers, from a loaded section. */
+export interface HostedOptions {
+  apiKey?: string;
+  baseUrl: string;
+  model: string;
+  timeouts: Timeouts;
+  maxTokens?: number;
+  logger?: Logger;
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * The constructor options of a hosted provider from its loaded section. The loader already
+ * read the key's environment variable, so the environment is not consulted again.
+ */
+export function hostedOptions(config: ApiProviderConfig, logger?: Logger): HostedOptions {
+  return {
+    ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
+    baseUrl: config.baseUrl,
+    model: config.model,
+    timeouts: config.timeouts,
+    ...(config.maxTokens === undefined ? {} : { maxTokens: config.maxTokens }),
+    ...(logger === undefined ? {} : { logger }),
+    env: {},
+  };
+}
