@@ -3,11 +3,13 @@
  * table keys, the API key from the file or one environment variable, and the same options
  * handed to their constructors. A hosted provider's spec is one call to {@link hostedSpec}.
  */
+import { ConfigError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Provider, Timeouts } from '../core/types.js';
 import type { Section, ValueSource } from '../config/section.js';
 import type { TableSchema } from '../config/schema.js';
 import { TIMEOUTS_SCHEMA } from '../config/schema.js';
+import { parseHttpUrl, shownUrl } from '../config/url.js';
 import type { ProviderSpec } from './spec.js';
 
 /** `[provider.anthropic]`, `[provider.openai]`, `[provider.openrouter]` after loading. */
@@ -155,4 +157,52 @@ export function hostedOptions(config: ApiProviderConfig, logger?: Logger): Hoste
     ...(logger === undefined ? {} : { logger }),
     env: {},
   };
+}
+
+/**
+ * A hosted provider's base URL, checked with the same rule as config.toml's: `value` (blank
+ * means `fallback`) must be an http(s) URL. `section` is the provider's dotted config table.
+ *
+ * @throws ConfigError keyed `<section>.base_url`.
+ */
+export function hostedBaseUrl(value: string | undefined, section: string, fallback: string): URL {
+  const raw = value?.trim() || fallback;
+  const url = parseHttpUrl(raw);
+  if (url === undefined) {
+    throw new ConfigError({
+      key: `${section}.base_url`,
+      expected: 'an http:// or https:// URL',
+      message: `${section}.base_url must be an http:// or https:// URL, but ${shownUrl(raw)} is not; use a value like ${fallback}.`,
+    });
+  }
+  return url;
+}
+
+/** Who is asking for a key, for {@link hostedApiKey}'s message. */
+export interface KeyOwner {
+  /** Service name in sentences, e.g. `Anthropic`. */
+  label: string;
+  /** The environment variable the key comes from when none is given. */
+  keyEnv: string;
+  /** Dotted config table, e.g. `provider.anthropic`. */
+  configSection: string;
+  /** Where to get a key, or what to set instead. */
+  hint?: string;
+}
+
+/**
+ * A hosted provider's API key: `value`, else the owner's environment variable.
+ *
+ * @throws ConfigError keyed `<section>.api_key` when neither is set.
+ */
+export function hostedApiKey(value: string | undefined, env: NodeJS.ProcessEnv, owner: KeyOwner): string {
+  const key = value?.trim() || env[owner.keyEnv]?.trim();
+  if (key) return key;
+  const section = owner.configSection;
+  throw new ConfigError({
+    key: `${section}.api_key`,
+    expected: 'an API key',
+    message: `The ${owner.label} provider needs an API key; set ${owner.keyEnv} or api_key under [${section}] (${section}.api_key).`,
+    ...(owner.hint === undefined ? {} : { hint: owner.hint }),
+  });
 }
