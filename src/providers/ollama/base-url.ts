@@ -53,22 +53,22 @@ function explicitUrl(value: string, setting: string): string {
   if (!value.includes('://')) {
     try {
       return parseOllamaHost(value);
-    } catch (cause) {
-      throw badBaseUrl(value, setting, cause);
+    } catch {
+      // Not chained: the parser's error names OLLAMA_HOST and repeats the value, which may hold credentials.
+      throw badBaseUrl(value, setting);
     }
   }
-  if (parseHttpUrl(value) === undefined) throw badBaseUrl(value, setting, undefined);
+  if (parseHttpUrl(value) === undefined) throw badBaseUrl(value, setting);
   return value.replace(/\/+$/, '');
 }
 
-function badBaseUrl(value: string, setting: string, cause: unknown): ConfigError {
+function badBaseUrl(value: string, setting: string): ConfigError {
   return new ConfigError({
     key: 'provider.ollama.base_url',
     expected: 'an http:// or https:// URL, or host[:port]',
     message: redactSecrets(
       `${setting} must be an http:// or https:// URL or a host[:port], but ${shownUrl(value)} is not; write it like http://localhost:11434 or localhost:11434.`,
     ),
-    ...(cause === undefined ? {} : { cause }),
   });
 }
 

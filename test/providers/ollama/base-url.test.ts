@@ -1,6 +1,7 @@
 /** The one Ollama base-URL resolver, and that the loader and the constructor agree through it. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
 import { parseConfig } from '../../../src/config/load.js';
 import { ConfigError } from '../../../src/core/errors.js';
 import { OllamaProvider } from '../../../src/providers/ollama/index.js';
@@ -67,4 +68,16 @@ test('a wildcard bind is kept in the config but connected to on loopback', async
   assert.equal(p.baseUrl, 'http://127.0.0.1:11434');
   assert.equal(p.baseUrlSource, 'env');
   await p.close();
+});
+
+test('a refused base_url with credentials repeats them nowhere, not even in the error\'s cause', () => {
+  for (const value of ['hunter2@bad host', 'http://user:hunter2@bad host:1']) {
+    try {
+      resolveOllamaBaseUrl({ value, env: {} });
+      assert.fail(`${value} was accepted`);
+    } catch (error) {
+      assert.ok(error instanceof ConfigError, value);
+      assert.ok(!inspect(error, { depth: 5 }).includes('hunter2'), inspect(error));
+    }
+  }
 });
