@@ -4,6 +4,7 @@
  */
 import type { Timeouts } from '../core/types.js';
 import { anthropicSpec } from '../providers/anthropic/spec.js';
+import { HOSTED_DEFAULT_TIMEOUTS } from '../providers/hosted.js';
 import { openaiSpec } from '../providers/openai/spec.js';
 import { openrouterSpec } from '../providers/openrouter/spec.js';
 import { CLAUDE_CODE_DEFAULTS } from '../providers/claude-code/provider.js';
@@ -15,7 +16,7 @@ export { CLAUDE_CODE_DEFAULTS, DEFAULT_OLLAMA_MODEL };
 export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = OLLAMA_DEFAULT_TIMEOUTS;
 
 /** Phase timeouts of the hosted API providers when config.toml sets none (the same for all three). */
-export const DEFAULT_API_TIMEOUTS: Readonly<Timeouts> = openaiSpec.defaults.timeouts;
+export const DEFAULT_API_TIMEOUTS: Readonly<Timeouts> = HOSTED_DEFAULT_TIMEOUTS;
 
 /** Names of the hosted providers that take an API key. */
 export type ApiProviderName = 'anthropic' | 'openai' | 'openrouter';

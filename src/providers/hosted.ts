@@ -29,6 +29,17 @@ export interface ApiProviderConfig {
   appName?: string;
 }
 
+/**
+ * The phase timeouts of a hosted API when nothing sets them: connect 10 s, first byte 2 min,
+ * 1 min of silence mid-stream, no overall limit. No model load to wait for, unlike Ollama.
+ */
+export const HOSTED_DEFAULT_TIMEOUTS: Readonly<Timeouts> = Object.freeze({
+  connectMs: 10_000,
+  loadMs: 120_000,
+  idleMs: 60_000,
+  requestMs: 0,
+});
+
 /** A hosted provider's defaults. */
 export interface HostedDefaults {
   baseUrl: string;
