@@ -143,10 +143,7 @@ export function parseConfig(
 
 /** The values of every spec's secret environment variables. */
 function secretsOf(env: NodeJS.ProcessEnv): string[] {
-  return envSecrets(
-    env,
-    PROVIDER_SPECS.flatMap((spec) => spec.secretEnv),
-  );
+  return envSecrets(env, PROVIDER_SPECS.flatMap((spec) => spec.secretEnv));
 }
 
 function build(doc: Table, reader: Reader, env: NodeJS.ProcessEnv, opts: ParseConfigOptions): LoadedConfig {

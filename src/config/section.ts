@@ -2,10 +2,10 @@
  * One TOML table under validation, with typed getters. Provider specs read their own section
  * through it, so every value gets the same checks, messages, file and line.
  */
+import { resolve } from 'node:path';
 import type { ConfigError } from '../core/errors.js';
 import type { Timeouts } from '../core/types.js';
 import { expandHome } from './search.js';
-import { resolve } from 'node:path';
 import type { Reader } from './reader.js';
 import { dotted, isTable } from './toml.js';
 import type { Table } from './toml.js';
