@@ -549,74 +549,6 @@ class Exchange implements Dispatcher.DispatchHandler, ResponseBody {
 }
 
 /**
- * Sends `req` and returns the response when its status is 2xx, for the caller to read.
- * Otherwise the error body is read as text and `statusError` turns it into the caller's
- * error; a transport failure at either step goes through `transportError`. Every provider
- * shares this shape: only the two mappings differ.
- */
-export async function requestOk(
-  transport: HttpTransport,
-  req: HttpRequest,
-  transportError: (error: unknown) => unknown,
-  statusError: (status: number, headers: IncomingHttpHeaders, text: string) => Error,
-): Promise<HttpResponse> {
-  let res: HttpResponse;
-  try {
-    res = await transport.request(req);
-  } catch (error) {
-    throw transportError(error);
-  }
-  if (res.status >= 200 && res.status < 300) return res;
-  let text: string;
-  try {
-    text = await res.body.text();
-  } catch (error) {
-    throw transportError(error);
-  }
-  throw statusError(res.status, res.headers, text);
-}
-
-/** What {@link probe} needs to know about the provider it checks. */
-export interface ProbeOptions {
-  origin: string;
-  path: string;
-  headers?: Record<string, string>;
-  signal?: AbortSignal | undefined;
-  /** The whole probe's limit. */
-  timeoutMs: number;
-  /** The provider's own connect limit (0 = none); the probe never waits longer than `timeoutMs`. */
-  connectMs: number;
-  logger: Logger;
-  /** Used in the debug line written when the probe fails. */
-  name: string;
-}
-
-/**
- * A cheap reachability check: GET `path` under a short limit, true on 200. Never throws,
- * because `isAvailable` must not: every failure is logged at debug level and is `false`.
- */
-export async function probe(transport: HttpTransport, options: ProbeOptions): Promise<boolean> {
-  const ms = options.timeoutMs;
-  const connectMs = options.connectMs > 0 ? Math.min(options.connectMs, ms) : ms;
-  try {
-    const res = await transport.request({
-      origin: options.origin,
-      path: options.path,
-      method: 'GET',
-      ...(options.headers === undefined ? {} : { headers: options.headers }),
-      signal: options.signal,
-      timeouts: { connectMs, loadMs: ms, idleMs: ms, requestMs: ms },
-    });
-    await res.body.bytes();
-    if (res.status !== 200) options.logger.debug({ status: res.status }, `${options.name} not available`);
-    return res.status === 200;
-  } catch (error) {
-    options.logger.debug({ err: (error as Error).message }, `${options.name} not available`);
-    return false;
-  }
-}
-
-/**
  * A provider's timeouts: `defaults` overridden by every valid phase of `overrides` (a finite
  * number of milliseconds, 0 or more). Invalid or missing phases keep their default, so a
  * caller's partial or sloppy object can never switch a limit off by accident.
@@ -630,31 +562,4 @@ export function resolveTimeouts(defaults: Timeouts, overrides: Partial<Timeouts>
     }
   }
   return Object.freeze(out);
-}
-
-/**
- * Reads a whole response body as a JSON object. A failure while reading goes through
- * `transportError`; an empty body, malformed JSON or a non-object value through `unreadable`,
- * with a short description and the parse error (which quotes the body: callers that must not
- * repeat server text drop it).
- */
-export async function readJsonObject(
-  res: HttpResponse,
-  transportError: (error: unknown) => unknown,
-  unreadable: (detail: string, cause?: unknown) => unknown,
-): Promise<object> {
-  let text: string;
-  try {
-    text = await res.body.text();
-  } catch (error) {
-    throw transportError(error);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (cause) {
-    throw unreadable(text.trim() === '' ? 'an empty body' : 'malformed JSON', cause);
-  }
-  if (typeof parsed !== 'object' || parsed === null) throw unreadable('not a JSON object');
-  return parsed;
 }

@@ -21,10 +21,12 @@ import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
 import type { OllamaConfig } from '../../config/types.js';
 import { DEFAULT_OLLAMA_URL, connectableOllamaUrl, parseOllamaHost } from '../../config/ollama-host.js';
-import { HttpTransport, probe, readJsonObject, requestOk, resolveTimeouts } from '../../http/transport.js';
+import { HttpTransport, resolveTimeouts } from '../../http/transport.js';
+import { probe, readJsonObject, requestOk } from '../shared/request.js';
 import type { HttpResponse } from '../../http/transport.js';
 import { LineSplitter } from '../../http/ndjson.js';
 import type { ErrorContext } from './errors.js';
+import { errorFields } from '../shared/context.js';
 import {
   fromHttpStatus,
   fromPullError,
@@ -396,6 +398,7 @@ export class OllamaProvider implements ModelProvider {
           provider: PROVIDER,
           code: 'server_error',
           message: `Ollama ended the pull of '${model}' before it finished; run the pull again to resume it.`,
+          ...errorFields(ctx),
         });
       }
     } finally {
@@ -430,7 +433,7 @@ function parsePullLine(line: string, model: string, ctx: ErrorContext): PullProg
     throw protocolError('a progress line that is not JSON', ctx, cause);
   }
   if (typeof obj !== 'object' || obj === null) throw protocolError('a progress line that is not a JSON object', ctx);
-  if (obj.error !== undefined) throw fromPullError(errorValueText(obj.error) ?? 'unknown error', model);
+  if (obj.error !== undefined) throw fromPullError(errorValueText(obj.error) ?? 'unknown error', { ...ctx, model });
   const p: PullProgress = { status: typeof obj.status === 'string' ? obj.status : '' };
   if (typeof obj.digest === 'string') p.digest = obj.digest;
   if (typeof obj.total === 'number') p.total = obj.total;
