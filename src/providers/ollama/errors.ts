@@ -33,17 +33,22 @@ function baseUrlSetting(source: BaseUrlSource): string {
   return source === 'env' ? 'OLLAMA_HOST' : 'provider.ollama.base_url';
 }
 
+/** The one wording of "Ollama is not running"; every message about it starts here. */
+function notRunningAt(baseUrl: string): string {
+  return `Ollama not running at ${baseUrl}`;
+}
+
 /** The "not running" sentence the product promises, naming `OLLAMA_HOST` when it chose the address. */
 export function notRunningMessage(ctx: Pick<ErrorContext, 'baseUrl' | 'baseUrlSource'>): string {
   if (ctx.baseUrlSource === 'env') {
-    return `Ollama not running at ${ctx.baseUrl}. Start it with \`ollama serve\`, or correct OLLAMA_HOST, which set this address.`;
+    return `${notRunningAt(ctx.baseUrl)}. Start it with \`ollama serve\`, or correct OLLAMA_HOST, which set this address.`;
   }
-  return `Ollama not running at ${ctx.baseUrl}. Start it with \`ollama serve\`.`;
+  return `${notRunningAt(ctx.baseUrl)}. Start it with \`ollama serve\`.`;
 }
 
 /** "Ollama not running" as a status line, with where the address came from; the next step is {@link notRunningStep}. */
 export function notRunningSummary(baseUrl: string, source: BaseUrlSource | undefined): string {
-  return `Ollama not running at ${baseUrl}${source === 'env' ? ' (from OLLAMA_HOST)' : ''}.`;
+  return `${notRunningAt(baseUrl)}${source === 'env' ? ' (from OLLAMA_HOST)' : ''}.`;
 }
 
 /** What to do when Ollama is not running, naming the setting that chose the address. */
