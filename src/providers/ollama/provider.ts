@@ -24,9 +24,9 @@ import { DEFAULT_OLLAMA_URL, connectableOllamaUrl, parseOllamaHost } from '../..
 import { HttpTransport, resolveTimeouts } from '../../http/transport.js';
 import { probe, readJsonObject, requestOk } from '../shared/request.js';
 import type { HttpResponse } from '../../http/transport.js';
-import { LineSplitter } from '../../http/ndjson.js';
 import type { ErrorContext } from './errors.js';
 import { errorFields } from '../shared/context.js';
+import { lineFramer, readFrames, settleBody } from '../shared/stream-body.js';
 import {
   fromHttpStatus,
   fromPullError,
@@ -363,35 +363,16 @@ export class OllamaProvider implements ModelProvider {
     const pullIdle = idleMs === 0 || loadMs === 0 ? 0 : Math.max(idleMs, loadMs);
     const callOptions: CallOptions = { ...options, timeouts: { idleMs: pullIdle, ...options?.timeouts } };
     const res = await this.send('POST', '/api/pull', JSON.stringify(req), callOptions, ctx);
-    const stream = res.body;
-    const splitter = new LineSplitter();
+    const body = res.body;
     let success = false;
-    let ended = false;
+    const frames = readFrames(body, lineFramer(), { fail: (error) => toProviderError(error, ctx), complete: () => success });
     try {
-      for (;;) {
-        let buf: Buffer | null | undefined;
-        try {
-          buf = stream.read();
-          if (buf === undefined) buf = await stream.wait();
-        } catch (error) {
-          if (success) break;
-          throw toProviderError(error, ctx);
-        }
-        let line: string | undefined;
-        if (buf === null) {
-          ended = true;
-          line = splitter.end();
-        } else {
-          splitter.push(buf);
-          line = splitter.next();
-        }
-        while (line !== undefined) {
+      for await (const lines of frames) {
+        for (const line of lines) {
           const progress = parsePullLine(line, model, ctx);
           if (progress.status === 'success') success = true;
           yield progress;
-          line = buf === null ? undefined : splitter.next();
         }
-        if (buf === null) break;
       }
       if (!success) {
         throw new ProviderError({
@@ -402,7 +383,7 @@ export class OllamaProvider implements ModelProvider {
         });
       }
     } finally {
-      if (!ended && !stream.finished) stream.cancel();
+      settleBody(body, success);
     }
   }
 

@@ -4,3 +4,5 @@ export * from './context.js';
 export * from './failures.js';
 export * from './http-errors.js';
 export * from './request.js';
+export * from './stream-body.js';
+export * from './sse-framer.js';
