@@ -272,11 +272,11 @@ export class AnthropicProvider implements ModelProvider {
         signal: options?.signal,
         timeouts: options?.timeouts,
       },
-      (error) => toProviderError(error, ctx),
-      (status, headers, text) => {
-        const err = fromHttpStatus(status, headers, text, ctx);
-        this.logger.debug({ status, code: err.code, endpoint: ctx.endpoint }, 'anthropic error response');
-        return err;
+      {
+        failure: (error) => toProviderError(error, ctx),
+        status: (status, headers, text) => fromHttpStatus(status, headers, text, ctx),
+        logger: this.logger,
+        logMessage: 'anthropic error response',
       },
     );
   }

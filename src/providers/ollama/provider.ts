@@ -321,11 +321,11 @@ export class OllamaProvider implements ModelProvider {
         signal: options?.signal,
         timeouts: options?.timeouts,
       },
-      (error) => toProviderError(error, ctx),
-      (status, headers, text) => {
-        const err = fromHttpStatus(status, headers, text, ctx);
-        this.logger.debug({ status, code: err.code, endpoint }, 'ollama error response');
-        return err;
+      {
+        failure: (error) => toProviderError(error, ctx),
+        status: (status, headers, text) => fromHttpStatus(status, headers, text, ctx),
+        logger: this.logger,
+        logMessage: 'ollama error response',
       },
     );
   }

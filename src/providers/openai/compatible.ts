@@ -302,11 +302,11 @@ export abstract class OpenAICompatibleProvider implements ModelProvider {
         signal: options?.signal,
         timeouts: options?.timeouts,
       },
-      (error) => toProviderError(error, ctx),
-      (status, headers, text) => {
-        const err = this.httpError(status, headers, text, ctx);
-        this.logger.debug({ status, code: err.code, endpoint }, `${this.name} error response`);
-        return err;
+      {
+        failure: (error) => toProviderError(error, ctx),
+        status: (status, headers, text) => this.httpError(status, headers, text, ctx),
+        logger: this.logger,
+        logMessage: `${this.name} error response`,
       },
     );
   }

@@ -4,35 +4,44 @@
  * live here, not in `src/http/`, because they decide what a failure means for a provider.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import type { ProviderError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { HttpRequest, HttpResponse, HttpTransport } from '../../http/transport.js';
 
+/** How one provider turns a failed request into its error. */
+export interface ResponseErrors {
+  /** A transport failure (while sending, or while reading an error body). */
+  failure: (error: unknown) => unknown;
+  /** A non-2xx response, its body read as text. */
+  status: (status: number, headers: IncomingHttpHeaders, text: string) => ProviderError;
+  /** Where each mapped error response is logged at debug level, with this message. */
+  logger: Logger;
+  logMessage: string;
+}
+
 /**
  * Sends `req` and returns the response when its status is 2xx, for the caller to read.
- * Otherwise the error body is read as text and `statusError` turns it into the caller's
- * error; a transport failure at either step goes through `transportError`. Every provider
- * shares this shape: only the two mappings differ.
+ * Otherwise the error body is read as text and mapped by `errors.status` (and logged);
+ * a transport failure at either step goes through `errors.failure`. Every provider shares
+ * this shape: only the mappings differ.
  */
-export async function requestOk(
-  transport: HttpTransport,
-  req: HttpRequest,
-  transportError: (error: unknown) => unknown,
-  statusError: (status: number, headers: IncomingHttpHeaders, text: string) => Error,
-): Promise<HttpResponse> {
+export async function requestOk(transport: HttpTransport, req: HttpRequest, errors: ResponseErrors): Promise<HttpResponse> {
   let res: HttpResponse;
   try {
     res = await transport.request(req);
   } catch (error) {
-    throw transportError(error);
+    throw errors.failure(error);
   }
   if (res.status >= 200 && res.status < 300) return res;
   let text: string;
   try {
     text = await res.body.text();
   } catch (error) {
-    throw transportError(error);
+    throw errors.failure(error);
   }
-  throw statusError(res.status, res.headers, text);
+  const err = errors.status(res.status, res.headers, text);
+  errors.logger.debug({ status: res.status, code: err.code, endpoint: err.endpoint }, errors.logMessage);
+  throw err;
 }
 
 /** What {@link probe} needs to know about the provider it checks. */
