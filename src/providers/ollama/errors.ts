@@ -16,7 +16,7 @@ import { errorFields, partialOf } from '../shared/context.js';
 import { mapFailure, transportError, unreadableError } from '../shared/failures.js';
 import type { FailureWording } from '../shared/failures.js';
 import { httpError } from '../shared/http-errors.js';
-import type { HttpErrorFacts, HttpErrorTable } from '../shared/http-errors.js';
+import type { HttpErrorFacts, HttpErrorOutcome, HttpErrorTable } from '../shared/http-errors.js';
 import { PROVIDER } from './wire.js';
 
 /** What a request was about, for wording errors. */
@@ -139,7 +139,10 @@ const READING: BodyReading = {
   fromJson: (value) => {
     if (typeof value !== 'object' || value === null) return undefined;
     const text = errorValueText((value as { error?: unknown }).error);
-    return text === undefined ? undefined : { message: text };
+    if (text === undefined) return undefined;
+    // Ollama 0.12+ answers a cloud model without sign-in with where to sign in.
+    const link = (value as { signin_url?: unknown }).signin_url;
+    return typeof link === 'string' && /^https?:\/\//.test(link) ? { message: text, link } : { message: text };
   },
   redact: (text) => redactSecrets(text),
   maxChars: 200,
@@ -158,7 +161,17 @@ function special(f: HttpErrorFacts, ctx: ErrorContext): { code: ProviderError['c
     const model = ctx.model ?? modelFromText(text);
     if (model !== undefined && model !== '' && /\bmodel\b/i.test(text)) return { code: 'model_not_found', message: notInstalledMessage(model) };
   }
+  const cloud = cloudCase(f, ctx);
+  if (cloud !== undefined) return cloud;
   if (status === 400 && body.json) {
+    const level = /think value "?([^"\s]+)"? is not supported for this model/i.exec(text);
+    if (level) {
+      const who = ctx.model !== undefined ? `Model '${ctx.model}'` : 'This model';
+      return {
+        code: 'unsupported',
+        message: `${who} does not take the thinking level "${level[1]}" (Ollama accepts levels only for gpt-oss models); send think as true or false instead.`,
+      };
+    }
     const unsupported = /does not support (\w+)/i.exec(text);
     if (unsupported) {
       const what = unsupported[1] as string;
@@ -188,6 +201,35 @@ function special(f: HttpErrorFacts, ctx: ErrorContext): { code: ProviderError['c
   if (status === 500 && body.json && /^invalid (format|JSON schema)/i.test(text)) {
     // 0.9.6 checks `format` only once generation starts, so a non-streamed call gets a 500.
     return { code: 'bad_request', message: `Ollama rejected the request: ${sentence(text)}` };
+  }
+  return undefined;
+}
+
+/**
+ * Cloud models (Ollama 0.12 and later): local names for models that run on ollama.com. Their
+ * failures name the server setting or the command that fixes them, not the model.
+ */
+function cloudCase(f: HttpErrorFacts, ctx: ErrorContext): HttpErrorOutcome | undefined {
+  const { status, body } = f;
+  const text = body.message;
+  const who = ctx.model !== undefined ? `cloud model '${ctx.model}'` : 'cloud models';
+  if (status === 401 && body.json && body.link !== undefined) {
+    return {
+      code: 'auth',
+      message: `Ollama at ${ctx.baseUrl} is not signed in to ollama.com, which ${who} needs. Run \`ollama signin\` on that machine (or open ${body.link}).`,
+    };
+  }
+  if (status === 403 && /ollama cloud is disabled/i.test(text)) {
+    return {
+      code: 'unsupported',
+      message: `Ollama at ${ctx.baseUrl} has cloud models disabled, so ${who} cannot run there; use a local model, or unset OLLAMA_NO_CLOUD (or disable_ollama_cloud in ~/.ollama/server.json) on the server.`,
+    };
+  }
+  if (status === 400 && /this server cannot run this remote model/i.test(text)) {
+    return {
+      code: 'unsupported',
+      message: `Ollama at ${ctx.baseUrl} may not run ${who}: its host is not in the server's OLLAMA_REMOTES list (ollama.com by default); add it there or use a local model.`,
+    };
   }
   return undefined;
 }

@@ -13,6 +13,8 @@ export interface JsonErrorInfo {
   type?: string;
   /** The API's machine code (`model_not_found`, `429`, ...), when given. */
   code?: string;
+  /** A URL the API gives for the next step (Ollama's `signin_url`), when given. */
+  link?: string;
 }
 
 /** An error body as the status ladder sees it. */
