@@ -537,7 +537,9 @@ export function gatewayBlocks(g: GatewaySection): GatewayBlock[] {
     const t = row.ttfb;
     const n = row.single;
     const m = row.memory;
-    const vs = (ratio: number | undefined): string => (row.baseline === undefined ? '1.00x' : ratio === undefined ? '' : `${fmt(ratio, 2)}x`);
+    // Small ratios get three decimals: a gateway at 0.4 % of direct must not read as 0.00x.
+    const vs = (ratio: number | undefined): string =>
+      row.baseline === undefined ? '1.00x' : ratio === undefined ? '' : `${fmt(ratio, Math.abs(ratio) < 0.1 ? 3 : 2)}x`;
     main.push([
       who,
       front,
