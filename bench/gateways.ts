@@ -202,6 +202,8 @@ export async function runGateways(
   server: BenchServer,
   errors: string[],
   progress: (msg: string) => void,
+  /** The CLI entry of the Omega build to serve from; this checkout's dist/ when absent. */
+  omegaMain?: string,
 ): Promise<GatewaySection> {
   const logDir = tempDir('gateways');
   const upstream = server.url;
@@ -245,7 +247,7 @@ export async function runGateways(
   const worker = await startWorker();
   try {
     progress('gateways: starting omega serve');
-    adopt(await startOmega(upstream, logDir), [
+    adopt(await startOmega(upstream, logDir, omegaMain), [
       { row: 'omega-ollama', front: 'ollama' },
       { row: 'omega-openai', front: 'openai' },
     ]);

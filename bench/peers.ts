@@ -274,11 +274,10 @@ export function tempDir(prefix: string): string {
 }
 
 /**
- * `omega serve` from this checkout's build. Until the server exists, `serve --help` fails and
- * the row says so.
+ * `omega serve` from this checkout's build, or from the CLI entry `main` of another build
+ * (`--omega-dist`). Until the server exists, `serve --help` fails and the row says so.
  */
-export async function startOmega(upstream: string, logDir: string): Promise<StartedGateway | Unavailable> {
-  const main = join(ROOT, 'dist/cli/main.js');
+export async function startOmega(upstream: string, logDir: string, main = join(ROOT, 'dist/cli/main.js')): Promise<StartedGateway | Unavailable> {
   if (!existsSync(main)) return { unavailable: `${main} is missing (run \`npm run build\`)` };
   const help = spawnSync(process.execPath, [main, 'serve', '--help'], { encoding: 'utf8', timeout: 30_000 });
   // Without a serve command, commander answers `serve --help` with the top-level help and exit 0.
@@ -287,7 +286,7 @@ export async function startOmega(upstream: string, logDir: string): Promise<Star
       help.status !== 0
         ? `exited with ${help.status ?? help.signal}: ${`${help.stderr ?? ''}${help.stdout ?? ''}`.trim().split('\n')[0] ?? ''}`
         : 'printed the top-level help, which lists no serve command';
-    return { unavailable: `\`omega serve\` is not a command of this build (\`node dist/cli/main.js serve --help\` ${why})` };
+    return { unavailable: `\`omega serve\` is not a command of this build (\`node ${main} serve --help\` ${why})` };
   }
   const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   const port = await freePort();

@@ -5,7 +5,8 @@
  * Flags: `--quick` (short smoke run), `--no-real` (skip the real-Ollama part),
  * `--omega-src` (load Omega from src/ through tsx instead of the dist/ build),
  * `--omega-dist=<dir>` (load Omega from another build, e.g. a candidate fix compiled with
- * `tsc -p tsconfig.build.json --outDir <dir>`), `--only=<section>[,<section>...]` (stream,
+ * `tsc -p tsconfig.build.json --outDir <dir>`; the gateways section then serves from
+ * `<dir>/cli/main.js`), `--only=<section>[,<section>...]` (stream,
  * single, ttfc, memory, gateways, real) to run a part; a bare section name (`npm run bench --
  * gateways`) is the same as `--only=` with it.
  */
@@ -724,7 +725,10 @@ async function main(): Promise<void> {
       if (runs('single')) report.single = await singleSection(server, report.errors);
       if (runs('ttfc')) report.ttfc = await ttfcSection(server, report.errors);
       if (runs('memory')) report.memory = await memSection(server, report.errors);
-      if (runs('gateways')) report.gateways = await runGateways(CFG.gateways, server, report.errors, progress);
+      if (runs('gateways')) {
+        const main = omegaDist === undefined ? undefined : join(omegaDist, 'cli/main.js');
+        report.gateways = await runGateways(CFG.gateways, server, report.errors, progress, main);
+      }
     } finally {
       await server.close();
     }
