@@ -237,6 +237,7 @@ export async function runGateways(
       return;
     }
     started.push(r.gateway);
+    progress(`gateways: ${names[0]?.row ?? ''} up at ${r.gateway.baseUrl}, pid ${r.gateway.pid} (its own process group)`);
     for (const { row, front } of names) {
       const target = r.targets[front];
       (rows[row] as GatewayRow).version = r.gateway.version;
