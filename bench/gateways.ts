@@ -73,6 +73,8 @@ export interface GatewayRow {
     ratio: number;
     /** Gateway CPU ms per request (median over runs). */
     gatewayCpuMsPerReq?: number;
+    /** What the synthetic server was asked for during these runs: a gateway may stream upstream to answer a non-streamed call. */
+    upstream: 'stream:false' | 'stream:true' | 'mixed' | 'none';
     ok: number;
     bad: number;
     failed: number;
@@ -261,7 +263,7 @@ export async function runGateways(
 
     await streamPhase(cfg, worker, live, rows, errors, progress);
     await ttfbPhase(cfg, worker, live, rows, errors, progress);
-    await singlePhase(cfg, worker, live, rows, errors, progress);
+    await singlePhase(cfg, worker, server, live, rows, errors, progress);
     await memoryPhase(cfg, worker, live, rows, errors, progress);
   } finally {
     await worker.close();
@@ -386,6 +388,7 @@ async function ttfbPhase(
 async function singlePhase(
   cfg: GatewayConfig,
   worker: Worker,
+  server: BenchServer,
   live: Live[],
   rows: Partial<Record<RowName, GatewayRow>>,
   errors: string[],
@@ -398,14 +401,21 @@ async function singlePhase(
   const cpu = new Map<RowName, number[]>();
   const totals = new Map<RowName, { ok: number; bad: number; failed: number }>();
   const failed = new Map<RowName, string>();
+  const wire = new Map<RowName, { streamed: number; single: number }>();
   const one = async (l: Live, ms: number): Promise<{ r: LoadResult; cpuMs: number } | undefined> => {
     const c0 = l.gateway ? treeCpuMs(l.gateway.pid) : Number.NaN;
+    const before = await server.stats();
     try {
       const rep = await worker.call<LoadReply>(
         { type: 'load', target: l.target, model, durationMs: ms, maxRequests, concurrency, wantChars },
         ms + 120_000,
       );
       const r = rep.result;
+      const after = await server.stats();
+      const w = wire.get(l.name) ?? { streamed: 0, single: 0 };
+      w.streamed += after.streamed - before.streamed;
+      w.single += after.single - before.single;
+      wire.set(l.name, w);
       const t = totals.get(l.name) ?? { ok: 0, bad: 0, failed: 0 };
       t.ok += r.ok;
       t.bad += r.bad;
@@ -448,7 +458,9 @@ async function singlePhase(
     const xs = samples.get(l.name) ?? [];
     const base = samples.get(row.baseline ?? l.name) ?? [];
     const t = totals.get(l.name) ?? { ok: 0, bad: 0, failed: 0 };
-    row.single = { samples: xs.map(Math.round), summary: summarize(xs), ratio: median(xs) / median(base), ...t };
+    const w = wire.get(l.name) ?? { streamed: 0, single: 0 };
+    const upstream = w.streamed + w.single === 0 ? 'none' : w.streamed === 0 ? 'stream:false' : w.single === 0 ? 'stream:true' : 'mixed';
+    row.single = { samples: xs.map(Math.round), summary: summarize(xs), ratio: median(xs) / median(base), upstream, ...t };
     if (l.gateway) row.single.gatewayCpuMsPerReq = median(cpu.get(l.name) ?? []);
     const e = failed.get(l.name);
     if (e !== undefined) row.single.error = e;
@@ -533,7 +545,7 @@ export function gatewayBlocks(g: GatewaySection): GatewayBlock[] {
     const front = name === 'direct-ollama' || name === 'omega-ollama' ? 'Ollama' : 'OpenAI';
     if (row.unavailable !== undefined) {
       main.push([who, front, 'not available', '', '', '', '', '', '', '']);
-      detail.push([who, front, 'not available', '', '', '', '', '', '', '', '', '']);
+      detail.push([who, front, 'not available', '', '', '', '', '', '', '', '', '', '']);
       continue;
     }
     const s = row.stream;
@@ -562,6 +574,7 @@ export function gatewayBlocks(g: GatewaySection): GatewayBlock[] {
       t?.addedHeadersMs !== undefined ? fmt(t.addedHeadersMs, 3) : '—',
       s?.gatewayCpuMsPer1k !== undefined ? fmt(s.gatewayCpuMsPer1k, 1) : '—',
       n?.gatewayCpuMsPerReq !== undefined ? fmt(n.gatewayCpuMsPerReq, 2) : '—',
+      n ? n.upstream : '—',
       m ? mib(m.idleRss) : '—',
       m ? mib(m.peakRss) : '—',
       m ? `${m.complete}/${m.streams}` : '—',
@@ -598,6 +611,7 @@ export function gatewayBlocks(g: GatewaySection): GatewayBlock[] {
         'added headers ms',
         'gateway CPU ms / 1k chunks',
         'gateway CPU ms / req',
+        'non-streamed asks upstream',
         'gateway RSS idle MiB',
         'gateway RSS peak MiB',
         'complete streams',
@@ -606,7 +620,7 @@ export function gatewayBlocks(g: GatewaySection): GatewayBlock[] {
         'all content',
       ],
       rows: detail,
-      align: ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+      align: ['l', 'l', 'r', 'r', 'r', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'l'],
       note:
         'Gateway RSS and CPU are of the gateway process and its children, read from /proc. "Peak streaming at once" counts streams that had ' +
         'their first chunk and had not ended: below the stream count means the gateway could not keep them all going at once.',
