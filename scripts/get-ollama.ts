@@ -14,13 +14,15 @@
  * Building 0.17.4 needs three C/C++ headers that Go module zips leave out (llama.cpp's vendor/):
  * nlohmann/json.hpp and json_fwd.hpp (Debian nlohmann-json3-dev), stb/stb_image.h (Debian
  * libstb-dev), and miniaudio/miniaudio.h, taken from the PyPI source distribution of `miniaudio`
- * (fetched with pip, sha256-checked) into .cache/ollama/include/ and passed in CGO_CPPFLAGS.
+ * (fetched with pip into .cache/, sha256-checked) into ~/.cache/omega/ollama-include/ and passed
+ * in CGO_CPPFLAGS.
  *
  * Usage: npm run get:ollama   (prints each binary's path, version, source and the time taken)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CACHE_DIR, OLLAMA_CACHE_BIN, formatMs, isMain, ollamaCacheBin } from './lib/paths.js';
@@ -184,6 +186,17 @@ export const NO_OLLAMA_MESSAGE =
   'install Ollama (https://ollama.com/download) and put `ollama` on PATH or set OLLAMA_BIN, ' +
   `or install Go >= 1.24 with gcc/g++ (https://go.dev/dl) so that \`npm run get:ollama\` can build v${OLLAMA_VERSIONS.join(' and v')}.`;
 
+/**
+ * Where miniaudio.h is put: a per-user directory outside the checkout
+ * (`$XDG_CACHE_HOME/omega/ollama-include`, else `~/.cache/omega/ollama-include`). Go keys its
+ * build cache on the CGO_CPPFLAGS string, so a path that is the same for every clone lets a
+ * fresh clone (CI) reuse the compiled cgo backend instead of compiling it again for minutes.
+ */
+export function headerIncludeDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
+  return join(base, 'omega', 'ollama-include');
+}
+
 /** The include directories named by -I in a CGO_CPPFLAGS value, then the system ones. */
 function includeDirs(env: NodeJS.ProcessEnv): string[] {
   const fromFlags = [...(env.CGO_CPPFLAGS ?? '').matchAll(/-I\s*(\S+)/g)].map((m) => m[1]!);
@@ -250,9 +263,11 @@ export function findPip(env: NodeJS.ProcessEnv = process.env): string | null {
 /**
  * Makes sure the headers that Go module zips leave out can be found, and returns the include
  * directory to pass with -I: the Debian ones must be installed (the error names the packages),
- * miniaudio.h is fetched from PyPI with pip into `<cacheDir>/ollama/include/` once.
+ * miniaudio.h is taken once from the sdist that pip fetches into `<cacheDir>/ollama/pip/`.
  */
-export async function prepareHeaders(options: { cacheDir?: string; env?: NodeJS.ProcessEnv; log?: (line: string) => void } = {}): Promise<string> {
+export async function prepareHeaders(
+  options: { cacheDir?: string; includeDir?: string; env?: NodeJS.ProcessEnv; log?: (line: string) => void } = {},
+): Promise<string> {
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const missing = missingDebianHeaders(env);
@@ -263,7 +278,7 @@ export async function prepareHeaders(options: { cacheDir?: string; env?: NodeJS.
         `install them with \`apt-get install ${pkgs.join(' ')}\` (bash .ci/run does this) and run again.`,
     );
   }
-  const includeDir = join(options.cacheDir ?? CACHE_DIR, 'ollama', 'include');
+  const includeDir = options.includeDir ?? headerIncludeDir(env);
   const header = join(includeDir, 'miniaudio', 'miniaudio.h');
   if (existsSync(header)) return includeDir;
 
