@@ -47,13 +47,6 @@ export const MINIAUDIO_SDIST = {
   member: 'miniaudio-1.71/miniaudio/miniaudio.h',
 } as const;
 
-/**
- * C/C++ flags for the cgo build. Without them Go compiles ggml for baseline x86-64 (no AVX), and
- * the model runs several times slower; the binary is built for this machine only, which is what a
- * cache under .cache/ is. CGO_CFLAGS / CGO_CXXFLAGS in the environment win.
- */
-export const NATIVE_CFLAGS = '-O2 -march=native';
-
 /** The Debian headers the newer builds need, with the package that ships each. */
 export const DEBIAN_HEADERS = [
   { header: 'nlohmann/json.hpp', pkg: 'nlohmann-json3-dev' },
@@ -329,12 +322,9 @@ export async function buildOllama(
   const version = options.version ?? OLLAMA_NEWEST;
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const buildEnv: NodeJS.ProcessEnv = {
-    ...env,
-    CGO_ENABLED: '1',
-    CGO_CFLAGS: env.CGO_CFLAGS ?? NATIVE_CFLAGS,
-    CGO_CXXFLAGS: env.CGO_CXXFLAGS ?? NATIVE_CFLAGS,
-  };
+  // Go's default C flags on purpose: -march=native fails to link 0.17.4 on a CPU with AMX
+  // (ggml-cpu.cpp then calls ggml_backend_amx_buffer_type, which the cgo build never compiles).
+  const buildEnv: NodeJS.ProcessEnv = { ...env, CGO_ENABLED: '1' };
   if (needsExtraHeaders(version)) {
     const includeDir = await prepareHeaders({ cacheDir: options.cacheDir, env, log });
     buildEnv.CGO_CPPFLAGS = `${env.CGO_CPPFLAGS ? `${env.CGO_CPPFLAGS} ` : ''}-I${includeDir}`;
@@ -346,7 +336,7 @@ export async function buildOllama(
   const args = ['install', '-ldflags', `-X github.com/ollama/ollama/version.Version=${version}`, `${OLLAMA_MODULE}@v${version}`];
   log(
     `get-ollama: building Ollama v${version} with \`go ${args.map((a) => (a.includes(' ') ? `"${a}"` : a)).join(' ')}\`` +
-      ` (CGO_CFLAGS="${buildEnv.CGO_CFLAGS}"${buildEnv.CGO_CPPFLAGS ? ` CGO_CPPFLAGS="${buildEnv.CGO_CPPFLAGS}"` : ''}) ` +
+      `${buildEnv.CGO_CPPFLAGS ? ` and CGO_CPPFLAGS="${buildEnv.CGO_CPPFLAGS}"` : ''} ` +
       '(the first build downloads modules and compiles the cgo backend: several minutes on 2 cores; the Go build cache makes later builds fast)',
   );
   const started = performance.now();
