@@ -29,7 +29,7 @@ import type { OllamaServer } from '../test/support/ollama-harness.js';
 /** The question asked when none is given. */
 export const DEFAULT_QUESTION = 'Why is the sky blue?';
 /** Most tokens the demo lets the model generate: enough for a sentence or two. */
-export const DEMO_MAX_TOKENS = 64;
+export const DEMO_MAX_TOKENS = 48;
 /**
  * A base model continues text, so the question is framed as a Q/A transcript and the answer
  * ends where the model starts a new question or a new paragraph.
