@@ -20,16 +20,20 @@ import { realModelForTests, useOllama } from '../support/ollama-harness.js';
 const real = await realModelForTests();
 const SKIP = real.skip;
 // Generous: a 2-core CI box shared with a C++ build can be slow to load and evaluate.
-const SLOW = { timeout: 300_000, skip: SKIP };
+const SLOW = { timeout: 600_000, skip: SKIP };
 /** The first release that sends an error raised before the first byte with its real HTTP status. */
 const REAL_STATUS_SINCE = '0.12.6';
 const TRUNCATE_SINCE = '0.12.6';
 /**
- * The context of the truncation tests, and a prompt well past it. Not smaller: Gemma 3 attends
- * over a 512-token sliding window, and 0.9.6's runner aborts (GGML_ASSERT on a KV-cache view,
- * HTTP 500) when num_ctx is below it and the prompt has to be cut (seen with num_ctx 128).
+ * The context of the truncation tests: small, because evaluating the prompt is the slow part.
+ * 0.9.6 needs at least Gemma 3's 512-token sliding window: below it, its runner aborts
+ * (GGML_ASSERT on a KV-cache view, HTTP 500) when the prompt has to be cut (seen with 128);
+ * 0.17.4 truncates fine at 128.
  */
-const CTX = 512;
+function ctxFor(version: string): number {
+  return compareVersions(version, '0.17.0') >= 0 ? 128 : 512;
+}
+/** A prompt well past either context. */
 const WORDS = 700;
 
 /** Polls /api/ps until nothing is loaded; returns what is still loaded at the deadline. */
@@ -116,6 +120,7 @@ describe('the real small model (Gemma 3 270M) through Omega and on the wire', { 
   });
 
   test('a prompt longer than num_ctx is truncated to the allocated context (prompt_eval_count is capped)', SLOW, async () => {
+    const CTX = ctxFor(ollama.version);
     const long = Array.from({ length: WORDS }, () => 'apple').join(' ');
     const res = await provider.chat({ ...user(long), options: { num_ctx: CTX, num_predict: 1 } });
     const prompt = res.usage.promptTokens ?? 0;
@@ -128,6 +133,7 @@ describe('the real small model (Gemma 3 270M) through Omega and on the wire', { 
   });
 
   test('truncate: false refuses an overlong prompt with HTTP 400 from 0.12.6 on; 0.9.6 ignores the field and truncates', SLOW, async () => {
+    const CTX = ctxFor(ollama.version);
     const long = Array.from({ length: WORDS }, () => 'apple').join(' ');
     const body = { model, messages: [{ role: 'user', content: long }], truncate: false, stream: false, options: { num_ctx: CTX, num_predict: 1 } };
     const res = await post(ollama.url, '/api/chat', body);
