@@ -36,13 +36,16 @@ function ctxFor(version: string): number {
 /** A prompt well past either context. */
 const WORDS = 700;
 
-/** Polls /api/ps until nothing is loaded; returns what is still loaded at the deadline. */
-async function waitUntilNothingLoaded(url: string, ms = 30_000): Promise<string[]> {
+/**
+ * Polls /api/ps until `model` is no longer loaded; returns it while it still is at the deadline.
+ * (Other files on the shared server leave the tiny models loaded, so only this model counts.)
+ */
+async function waitUntilUnloaded(url: string, model: string, ms = 30_000): Promise<string[]> {
   const deadline = Date.now() + ms;
   let names: string[];
   do {
     const ps = (await (await fetch(`${url}/api/ps`)).json()) as { models: { name: string }[] };
-    names = ps.models.map((m) => m.name);
+    names = ps.models.map((m) => m.name).filter((n) => n === `${model}:latest`);
     if (names.length === 0) return names;
     await new Promise((r) => setTimeout(r, 100));
   } while (Date.now() < deadline);
@@ -71,7 +74,7 @@ describe('the real small model (Gemma 3 270M) through Omega and on the wire', { 
 
   test('load_duration is reported (> 0) on a cold load', SLOW, async () => {
     await provider.unload(model);
-    assert.deepEqual(await waitUntilNothingLoaded(ollama.url), []);
+    assert.deepEqual(await waitUntilUnloaded(ollama.url, model), []);
     const res = await provider.chat({ ...user('The capital of France is'), options: { num_predict: 1 } });
     assert.ok((res.timings.loadMs ?? 0) > 0, `loadMs ${res.timings.loadMs}`);
     assert.equal(res.usage.completionTokens, 1);
@@ -192,12 +195,12 @@ describe('the real small model (Gemma 3 270M) through Omega and on the wire', { 
     assert.equal(load.done_reason, 'load');
     const unload = JSON.parse((await post(ollama.url, '/api/chat', { model, messages: [], keep_alive: 0, stream: false })).text) as { done_reason?: string };
     assert.equal(unload.done_reason, 'unload');
-    assert.deepEqual(await waitUntilNothingLoaded(ollama.url), []);
+    assert.deepEqual(await waitUntilUnloaded(ollama.url, model), []);
   });
 
-  test('keepAlive: 0 on a real answer unloads the model (/api/ps empty after)', SLOW, async () => {
+  test('keepAlive: 0 on a real answer unloads the model (gone from /api/ps after)', SLOW, async () => {
     const res = await provider.chat({ ...user('The capital of France is'), options: { num_predict: 2 }, keepAlive: 0 });
     assert.ok(res.message.content.length > 0);
-    assert.deepEqual(await waitUntilNothingLoaded(ollama.url), []);
+    assert.deepEqual(await waitUntilUnloaded(ollama.url, model), []);
   });
 });
