@@ -54,15 +54,19 @@ export interface ClientError {
   retryAfterMs?: number;
 }
 
-/** Maps any thrown value to what the client sees; never leaks a secret or a stack. */
-export function clientError(error: unknown): ClientError {
+/**
+ * Maps any thrown value to what the client sees; never leaks a secret or a stack. On the Ollama
+ * front end an error from the Ollama provider keeps Ollama's own words, as its clients expect.
+ */
+export function clientError(error: unknown, frontEnd?: FrontEnd): ClientError {
   if (error instanceof HttpError) {
     const out: ClientError = { status: error.status, code: error.code, message: error.message };
     if (error.param !== undefined) out.param = error.param;
     return out;
   }
   if (error instanceof ProviderError) {
-    const out: ClientError = { status: STATUS_BY_CODE[error.code], code: error.code, message: redactSecrets(error.message) };
+    const own = frontEnd === 'ollama' && error.provider === 'ollama' && error.providerMessage !== undefined && error.providerMessage !== '';
+    const out: ClientError = { status: STATUS_BY_CODE[error.code], code: error.code, message: redactSecrets(own ? (error.providerMessage as string) : error.message) };
     if (error.retryAfterMs !== undefined) out.retryAfterMs = error.retryAfterMs;
     return out;
   }

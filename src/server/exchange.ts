@@ -142,7 +142,7 @@ export function sendText(ex: Exchange, status: number, text: string, headers: Re
  * stream writers report mid-stream failures in protocol themselves). Returns what was sent.
  */
 export function sendError(ex: Exchange, error: unknown): ClientError {
-  const e = clientError(error);
+  const e = clientError(error, ex.frontEnd);
   ex.errorCode ??= e.code;
   if (ex.res.headersSent || ex.res.destroyed) return e;
   const headers: Record<string, string> = {};

@@ -51,7 +51,7 @@ describe('omega serve, Ollama front end, against a real ollama serve', () => {
     config.provider.ollama.options = { num_predict: 8, temperature: 0, seed: 1 };
     config.provider.ollama.timeouts = { connectMs: 5000, loadMs: 120_000, idleMs: 60_000, requestMs: 0 };
     memory = SqliteMemory.open(config.memory.dbPath);
-    omega = await startServer({ config, memory, server: { aliases: { 'gpt-4o-mini': `ollama/${ollama.models.plain}` } } });
+    omega = await startServer({ config, memory, server: { aliases: { 'gpt-4o-mini': `ollama/${ollama.models.plain}` } }, autoClose: false });
   });
   after(async () => {
     await omega?.close();
@@ -191,6 +191,6 @@ describe('omega serve, Ollama front end, against a real ollama serve', () => {
     assert.equal(res.status, 404);
     const body = (await res.json()) as { error: string };
     assert.match(body.error, /no-such-model/);
-    assert.match(body.error, /not found/);
+    assert.match(body.error, /not found/, "Ollama's own words");
   });
 });

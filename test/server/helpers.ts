@@ -32,6 +32,8 @@ export interface StartOptions {
   providers?: Record<string, Provider>;
   memory?: SqliteMemory | null;
   logger?: Logger;
+  /** Register `after(close)` (default true); pass false when starting from a `before` hook and close it yourself. */
+  autoClose?: boolean;
 }
 
 /** Starts an OmegaServer on 127.0.0.1 and a free port; stopped by `close()` or after the suite. */
@@ -56,6 +58,6 @@ export async function startServer(opts: StartOptions): Promise<TestServer> {
     closed = true;
     await server.shutdown(0);
   };
-  after(close);
+  if (opts.autoClose !== false) after(close);
   return { server, gateway, url: server.url, host: `127.0.0.1:${address.port}`, close };
 }
