@@ -10,6 +10,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ServerConfig } from '../config/server.js';
 import { isLoopbackHost } from '../config/server.js';
+import { ConfigError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { OllamaProvider } from '../providers/ollama/index.js';
 import { registerAnthropic } from './anthropic-api.js';
@@ -168,11 +169,10 @@ export class OmegaServer {
   async listen(): Promise<AddressInfo> {
     const { host, port } = this.opts.config.listen;
     if (!isLoopbackHost(host) && this.tokenDigests.length === 0) {
-      throw new HttpError(
-        0,
-        `Refusing to listen on ${host}, which other machines can reach, without tokens; set ${'OMEGA_SERVER_TOKENS'} or [server] tokens_file, or listen on 127.0.0.1.`,
-        'no_tokens',
-      );
+      throw new ConfigError({
+        message: `Refusing to listen on ${host}, which other machines can reach, without tokens; set OMEGA_SERVER_TOKENS or [server] tokens_file, or listen on 127.0.0.1.`,
+        key: 'server.listen',
+      });
     }
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
