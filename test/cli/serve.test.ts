@@ -5,7 +5,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeOllama, chatLine, chatText, ndjson } from '../support/fake-ollama.js';
+import { FakeOllama, chatLine, ndjson } from '../support/fake-ollama.js';
 import { unusedPort } from '../support/fake-ollama.js';
 import { collect, runCli, spawnCli, tempHome, waitFor, writeConfig } from './helpers.js';
 
