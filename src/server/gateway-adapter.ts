@@ -211,6 +211,30 @@ export class ServerGateway {
     throw exhausted(failures);
   }
 
+  /**
+   * Audits an exchange the server relayed to a provider byte for byte (the Ollama front end's
+   * pass-through to the Ollama provider), as {@link chat} audits its own attempts.
+   */
+  auditRelay(
+    routed: RoutedChat,
+    r: { provider: string; model: string; started: number; outcome: string; errorMessage?: string; promptTokens?: number; completionTokens?: number },
+  ): void {
+    const memory = this.gateway.memory;
+    if (memory === null) return;
+    const record = this.auditRecord(routed, { name: r.provider, model: r.model, started: r.started }, r.outcome);
+    if (r.outcome !== 'ok') {
+      record.errorCode = r.outcome;
+      if (r.errorMessage !== undefined) record.errorMessage = redactSecrets(r.errorMessage);
+    }
+    if (r.promptTokens !== undefined) record.promptTokens = r.promptTokens;
+    if (r.completionTokens !== undefined) record.completionTokens = r.completionTokens;
+    try {
+      memory.audit(record);
+    } catch (memoryError) {
+      this.logger.error({ err: String(memoryError) }, 'could not write the audit record of a relayed exchange');
+    }
+  }
+
   /** Closes the gateway's providers and memory. */
   async close(): Promise<void> {
     await this.gateway.close();

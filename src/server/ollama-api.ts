@@ -14,6 +14,7 @@ import type { Exchange } from './exchange.js';
 import { StreamWriter, readJsonObject, sendError, sendJson, sendText } from './exchange.js';
 import type { RoutedChat } from './gateway-adapter.js';
 import { listReachable, tagsEntry } from './models.js';
+import { relayGeneration } from './ollama-relay.js';
 import { resolveModel } from './routing.js';
 import type { Route } from './routing.js';
 import type { ServerContext } from './server.js';
@@ -320,6 +321,7 @@ export function registerOllama(ctx: ServerContext): void {
     commonFields(body, request);
     if (messages.length === 0) return loadOnly(ctx, ex, 'chat', name, route, body);
     const routed = routedChat(ex, request, route, 'serve:ollama');
+    if (relayable(ctx, route, name, routed) && (await relayGeneration(ctx, ex, '/api/chat', body, routed, name))) return;
     await answer(ctx, ex, 'chat', name, routed, body.stream !== false);
   });
 
@@ -351,8 +353,18 @@ export function registerOllama(ctx: ServerContext): void {
     if (route.model !== undefined) request.model = route.model;
     commonFields(body, request);
     const routed = routedChat(ex, request, route, 'serve:ollama');
+    if (relayable(ctx, route, name, routed) && (await relayGeneration(ctx, ex, '/api/generate', body, routed, name))) return;
     await answer(ctx, ex, 'generate', name, routed, body.stream !== false);
   });
+}
+
+/**
+ * Whether a generation can be relayed byte for byte (ollama-relay.ts): the Ollama provider is
+ * the first choice, the client's model name is Ollama's own (no alias, no prefix, so Ollama
+ * echoes what the client sent), and no conversation needs the answer's text.
+ */
+function relayable(ctx: ServerContext, route: Route, name: string, routed: RoutedChat): boolean {
+  return toOllama(ctx, route) && route.model === name && routed.conversationId === undefined;
 }
 
 function routedChat(ex: Exchange, request: ChatRequest, route: Route, channel: string, conversation?: unknown): RoutedChat {

@@ -113,7 +113,7 @@ export class OmegaServer {
     let upstream: OllamaUpstream | undefined;
     if (opts.gateway.isEnabled('ollama')) {
       const provider = opts.gateway.provider('ollama');
-      if (provider instanceof OllamaProvider) upstream = new OllamaUpstream(provider.baseUrl);
+      if (provider instanceof OllamaProvider) upstream = new OllamaUpstream(provider.baseUrl, provider.timeouts);
     }
     const metrics = this.metrics;
     this.ctx = {

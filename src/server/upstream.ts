@@ -16,27 +16,38 @@ const PASS_HEADERS = ['content-type', 'retry-after'];
 
 /** Talks to one Ollama server with its own connection pool. */
 export class OllamaUpstream {
-  private readonly agent = new Agent({ keepAliveTimeout: 30_000, connections: 64 });
+  private readonly agent: Agent;
 
   constructor(
     /** Ollama's base URL, without a trailing slash. */
     readonly baseUrl: string,
-  ) {}
+    /** The Ollama provider's phase timeouts (`0` = none): connect, then load (to the headers), then idle. */
+    private readonly timeouts: { connectMs: number; loadMs: number; idleMs: number } = { connectMs: 5000, loadMs: 0, idleMs: 0 },
+  ) {
+    this.agent = new Agent({ keepAliveTimeout: 30_000, connect: { timeout: timeouts.connectMs || undefined } });
+  }
 
-  /** Sends one request and returns Ollama's response; a connection failure is `unavailable`. */
-  async send(method: 'GET' | 'POST' | 'HEAD', path: string, body: unknown, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+  /**
+   * Sends one request and returns Ollama's response; a connection failure is `unavailable`.
+   * `timed` applies the load and idle timeouts (generation); metadata calls run without them.
+   */
+  async send(method: 'GET' | 'POST' | 'HEAD', path: string, body: unknown, signal: AbortSignal, timed = false): Promise<Dispatcher.ResponseData> {
     try {
       return await request(`${this.baseUrl}${path}`, {
         method,
         dispatcher: this.agent,
         signal,
         headers: body === undefined ? { 'user-agent': 'omega-serve' } : { 'content-type': 'application/json', 'user-agent': 'omega-serve' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        headersTimeout: 0,
-        bodyTimeout: 0,
+        ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+        headersTimeout: timed ? this.timeouts.loadMs : 0,
+        bodyTimeout: timed ? this.timeouts.idleMs : 0,
       });
     } catch (cause) {
       if (signal.aborted) throw new ProviderError({ provider: 'ollama', code: 'aborted', message: 'The request was cancelled.', cause });
+      const code = (cause as { code?: string }).code;
+      if (code === 'UND_ERR_HEADERS_TIMEOUT') {
+        throw new ProviderError({ provider: 'ollama', code: 'timeout', phase: 'load', message: `Ollama at ${this.baseUrl} sent nothing within the load timeout; raise [provider.ollama.timeouts] load.`, cause });
+      }
       throw new ProviderError({
         provider: 'ollama',
         code: 'unavailable',

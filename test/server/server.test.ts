@@ -29,30 +29,39 @@ async function withFake(): Promise<FakeOllama> {
 }
 
 describe('omega serve: front-end wire shapes over a fake Ollama', () => {
-  test('Ollama /api/chat streams NDJSON with the final metrics, and echoes the model name', async (t) => {
+  test('Ollama /api/chat streams NDJSON with the final metrics, relayed or translated alike', async (t) => {
     const fake = await withFake();
     t.after(() => fake.close());
     fake.route('POST', '/api/chat', chatText(['Hel', 'lo']));
-    const s = await startServer({ config: testConfig({ ollamaUrl: fake.url }) });
-    const res = await post(`${s.url}/api/chat`, CHAT);
-    assert.equal(res.status, 200);
-    assert.equal(res.headers.get('content-type'), 'application/x-ndjson');
-    const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.deepEqual(
-      lines.map((l) => (l.message as { content: string }).content),
-      ['Hel', 'lo', ''],
-    );
-    const last = lines.at(-1)!;
-    assert.equal(last.done, true);
-    assert.equal(last.done_reason, 'stop');
-    assert.equal(last.eval_count, 20);
-    assert.equal(last.total_duration, 2_000_000_000);
-    assert.equal(last.model, 'llama3');
-    assert.match(String(last.created_at), /^\d{4}-\d\d-\d\dT.*Z$/);
-    // The upstream got the bare model and a streamed request.
-    const sent = fake.requestsTo('/api/chat')[0]!.json as { model: string; stream: boolean };
-    assert.equal(sent.model, 'llama3');
-    assert.equal(sent.stream, true);
+    const config = testConfig({ ollamaUrl: fake.url });
+    config.provider.ollama.options = { num_predict: 7 };
+    const s = await startServer({ config });
+    // `llama3` is relayed byte for byte; `ollama/llama3` goes through the provider contract.
+    for (const model of ['llama3', 'ollama/llama3']) {
+      const res = await post(`${s.url}/api/chat`, { ...CHAT, model, options: { temperature: 0 } });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), 'application/x-ndjson');
+      const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.deepEqual(
+        lines.map((l) => (l.message as { content: string }).content),
+        ['Hel', 'lo', ''],
+        model,
+      );
+      const last = lines.at(-1)!;
+      assert.equal(last.done, true);
+      assert.equal(last.done_reason, 'stop');
+      assert.equal(last.eval_count, 20);
+      assert.equal(last.total_duration, 2_000_000_000);
+      assert.match(String(last.created_at), /^\d{4}-\d\d-\d\dT.*Z$/);
+    }
+    assert.equal(JSON.parse((await (await post(`${s.url}/api/chat`, { ...CHAT, model: 'ollama/llama3' })).text()).split('\n')[0]!).model, 'ollama/llama3', 'the model is echoed as sent');
+    // Both ways the upstream got the bare model and the provider's options under the client's.
+    for (const r of fake.requestsTo('/api/chat').slice(0, 2)) {
+      const sent = r.json as { model: string; stream?: boolean; options: Record<string, unknown> };
+      assert.equal(sent.model, 'llama3');
+      assert.notEqual(sent.stream, false);
+      assert.deepEqual(sent.options, { num_predict: 7, temperature: 0 });
+    }
   });
 
   test('tool calls and thinking reach each front end in its own shape', async (t) => {
@@ -213,6 +222,16 @@ describe('omega serve: faults', () => {
     const rows = memory.listAudit({ conversationId: 'c1' });
     assert.equal(rows.at(-1)?.outcome, 'aborted');
     assert.equal(memory.messages('c1').at(-1)?.content, 'first ');
+    // Without a conversation the request is relayed byte for byte: the hang-up cancels it just the same.
+    const plain = new AbortController();
+    const r3 = await fetch(`${s.url}/api/chat`, { method: 'POST', body: JSON.stringify(CHAT), signal: plain.signal });
+    await r3.body!.getReader().read();
+    plain.abort();
+    await fake.waitFor(() => fake.requestsTo('/api/chat').length === 2 && fake.requestsTo('/api/chat')[1]!.closedEarly, 2000, 'the relayed request to be cancelled');
+    await new Promise((r) => setTimeout(r, 50));
+    const relayed = memory.listAudit({ limit: 10 }).filter((r) => r.conversationId === '');
+    assert.equal(relayed.at(-1)?.outcome, 'aborted');
+    assert.equal(relayed.at(-1)?.channel, 'serve:ollama');
     assert.equal(s.server.inFlightCount, 0);
   });
 
