@@ -4,7 +4,9 @@
  * log level, no memory), each in its own process in front of the synthetic Ollama, against the
  * client going straight to that server. Figures: streamed chunks/s (20,000-chunk streams,
  * median of 5), time to first chunk (median of 200 one-chunk streams), non-streamed req/s at
- * concurrency 32 (2,000 requests), and omega serve's RSS with 1,000 concurrent streams.
+ * concurrency 32 (1,000 requests), each the median over 5 rounds in which the targets take turns
+ * in rotated order (the machine is shared: alternation keeps load drift out of the ratios), and
+ * omega serve's RSS with 1,000 concurrent streams.
  * Usage: npm run build && node --import tsx bench/http-choice.ts [--quick]
  */
 import { fork, spawn } from 'node:child_process';
@@ -16,14 +18,16 @@ import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { rawChat, rawStream } from './clients.js';
 import { spawnBenchServer } from './spawn.js';
-import { fmt, median } from './stats.js';
+import { fmt, median, rotate } from './stats.js';
 
 const QUICK = process.argv.includes('--quick');
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const STREAM_N = 20_000;
-const STREAM_RUNS = QUICK ? 2 : 5;
-const TTFB_RUNS = QUICK ? 40 : 200;
-const SINGLE_TOTAL = QUICK ? 400 : 2000;
+/** Rounds; in each, every target is measured once, in a rotated order, so drifting machine load hits all alike. */
+const ROUNDS = QUICK ? 1 : 5;
+const STREAM_RUNS = 2;
+const TTFB_RUNS = QUICK ? 40 : 60;
+const SINGLE_TOTAL = QUICK ? 400 : 1000;
 const CONCURRENCY = 32;
 
 interface Target {
@@ -111,18 +115,25 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'omega-http-choice-'));
   const targets: Target[] = [{ name: 'direct', url: upstream.url }, await relay('node', upstream.url), await relay('fastify', upstream.url), await omegaServe(upstream.url, dir)];
   const rows: string[][] = [];
-  const direct: number[] = [];
+  const figures = new Map<string, { s: number[]; f: number[]; q: number[] }>(targets.map((t) => [t.name, { s: [], f: [], q: [] }]));
   try {
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const t of rotate(targets, round)) {
+        const agent = new Agent({ connections: 64 });
+        const fig = figures.get(t.name)!;
+        fig.s.push(await streamed(t, agent));
+        fig.f.push(await firstChunk(t, agent));
+        fig.q.push(await single(t, agent));
+        await agent.close();
+      }
+      process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
+    }
+    const d = figures.get('direct')!;
+    const [ds, df, dq] = [median(d.s), median(d.f), median(d.q)];
     for (const t of targets) {
-      const agent = new Agent({ connections: 64 });
-      const s = await streamed(t, agent);
-      const f = await firstChunk(t, agent);
-      const q = await single(t, agent);
-      await agent.close();
-      if (t.name === 'direct') direct.push(s, f, q);
-      const [ds, df, dq] = direct as [number, number, number];
+      const fig = figures.get(t.name)!;
+      const [s, f, q] = [median(fig.s), median(fig.f), median(fig.q)];
       rows.push([t.name, fmt(s), `${fmt(s / ds, 2)}x`, fmt(f, 3), t.name === 'direct' ? '–' : fmt(f - df, 3), fmt(q), `${fmt(q / dq, 2)}x`]);
-      process.stderr.write(`${t.name}: done\n`);
     }
     const rss = await rssWith1000Streams(targets[3]!);
     const head = ['target', 'streamed chunks/s', 'vs direct', 'first chunk ms (median)', 'added ms', `req/s at c=${CONCURRENCY}`, 'vs direct'];

@@ -34,16 +34,38 @@ function withDefaults(ctx: ServerContext, body: Record<string, unknown>): Record
   return out;
 }
 
-/** The last non-empty line of `tail`, parsed; undefined when it is not JSON. */
-function lastLine(tail: Buffer): Record<string, unknown> | undefined {
+/** What the last line of a relayed answer says. */
+interface LastLine {
+  error?: string;
+  done: boolean;
+  promptTokens?: number;
+  completionTokens?: number;
+}
+
+/**
+ * Reads the last line of `tail` without parsing the whole of it (a non-streamed answer is one
+ * long line): Ollama writes the metrics last, and a `"done":true` outside a string cannot
+ * occur inside one (its quotes would be escaped there).
+ */
+function lastLine(tail: Buffer): LastLine {
   let end = tail.length;
   while (end > 0 && (tail[end - 1] === 0x0a || tail[end - 1] === 0x0d)) end--;
   const start = tail.lastIndexOf(0x0a, end - 1) + 1;
-  try {
-    return JSON.parse(tail.toString('utf8', start, end)) as Record<string, unknown>;
-  } catch {
-    return undefined;
+  if (tail.toString('latin1', start, Math.min(end, start + 9)) === '{"error":') {
+    try {
+      const parsed = JSON.parse(tail.toString('utf8', start, end)) as { error?: unknown };
+      return { error: String(parsed.error), done: false };
+    } catch {
+      return { error: 'unreadable error line', done: false };
+    }
   }
+  const text = tail.toString('latin1', Math.max(start, end - 400), end);
+  const out: LastLine = { done: text.includes('"done":true') };
+  const p = /[,{]"prompt_eval_count":(\d+)/.exec(text);
+  const e = /[,{]"eval_count":(\d+)/.exec(text);
+  if (p !== null) out.promptTokens = Number(p[1]);
+  if (e !== null) out.completionTokens = Number(e[1]);
+  return out;
 }
 
 /**
@@ -108,16 +130,15 @@ export async function relayGeneration(ctx: ServerContext, ex: Exchange, path: '/
   }
   ex.res.end();
   const last = lastLine(tail);
-  if (last !== undefined && typeof last.error === 'string') {
+  if (last.error !== undefined) {
     ex.errorCode = 'upstream_error';
     audit('server_error', { errorMessage: last.error });
     return true;
   }
-  const promptTokens = typeof last?.prompt_eval_count === 'number' ? last.prompt_eval_count : undefined;
-  const completionTokens = typeof last?.eval_count === 'number' ? last.eval_count : undefined;
+  const { promptTokens, completionTokens } = last;
   if (promptTokens !== undefined) ex.tokensIn = promptTokens;
   if (completionTokens !== undefined) ex.tokensOut = completionTokens;
-  audit(last?.done === true ? 'ok' : 'incomplete', {
+  audit(last.done ? 'ok' : 'incomplete', {
     ...(promptTokens === undefined ? {} : { promptTokens }),
     ...(completionTokens === undefined ? {} : { completionTokens }),
   });

@@ -47,8 +47,10 @@ export interface ServerContext {
 export interface OmegaServerOptions {
   gateway: ServerGateway;
   config: ServerConfig;
-  /** Server and access log (pino). */
+  /** Server log (pino). */
   logger: Logger;
+  /** Access log, one line per request; a child of `logger` when unset. */
+  accessLogger?: Logger;
   metrics?: ServerMetrics;
   /** Omega's version, reported by `/api/version` when no Ollama answers. */
   version?: string;
@@ -109,7 +111,7 @@ export class OmegaServer {
   constructor(private readonly opts: OmegaServerOptions) {
     this.metrics = opts.metrics ?? new ServerMetrics();
     this.tokenDigests = opts.config.tokens.map(digest);
-    this.access = opts.logger.child({ component: 'access' });
+    this.access = opts.accessLogger ?? opts.logger.child({ component: 'access' });
     let upstream: OllamaUpstream | undefined;
     if (opts.gateway.isEnabled('ollama')) {
       const provider = opts.gateway.provider('ollama');

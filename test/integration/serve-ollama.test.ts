@@ -90,6 +90,17 @@ describe('omega serve, Ollama front end, against a real ollama serve', () => {
     assert.ok((last.completionTokens ?? 0) > 0, 'tokens are audited');
   });
 
+  test('`ollama pull` is relayed: progress and errors as Ollama itself reports them', SLOW, async () => {
+    // No registry is reachable here, so the pull fails; through Omega it must fail the same way.
+    const direct = await ollamaCli(ollama.bin, ollama.host, ['pull', 'omega-missing-model-xyz']);
+    const viaOmega = await ollamaCli(ollama.bin, omega.host, ['pull', 'omega-missing-model-xyz']);
+    assert.notEqual(direct.code, 0);
+    assert.equal(viaOmega.code, direct.code);
+    const lastError = (text: string): string => text.trim().split('\n').filter((l) => l.startsWith('Error:')).at(-1) ?? '';
+    assert.ok(lastError(direct.stderr) !== '', direct.stderr);
+    assert.equal(lastError(viaOmega.stderr), lastError(direct.stderr));
+  });
+
   test('`ollama ps` lists the model the run loaded', SLOW, async () => {
     const r = await ollamaCli(ollama.bin, omega.host, ['ps']);
     assert.equal(r.code, 0, r.stderr);
