@@ -101,7 +101,11 @@ export async function relayGeneration(ctx: ServerContext, ex: Exchange, path: '/
   }
   ex.provider = 'ollama';
   markFirstByte(ex);
-  ex.res.writeHead(200, { 'content-type': stream ? 'application/x-ndjson' : 'application/json; charset=utf-8', 'x-omega-provider': 'ollama' });
+  const headers: Record<string, string> = { 'content-type': stream ? 'application/x-ndjson' : 'application/json; charset=utf-8', 'x-omega-provider': 'ollama' };
+  // A whole answer with its length goes out in one write, not as chunked pieces.
+  const length = res.headers['content-length'];
+  if (typeof length === 'string') headers['content-length'] = length;
+  ex.res.writeHead(200, headers);
   let tail: Buffer = Buffer.alloc(0);
   let failure: unknown;
   try {
