@@ -304,6 +304,19 @@ describe('omega serve: faults', () => {
     assert.equal(fake.requests.length, 0, 'nothing reached the upstream');
   });
 
+  test('request heads over 32 KiB are refused with 431', async () => {
+    const s = await startServer({ config: testConfig() });
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${s.url}/api/tags`, { headers: { 'x-big': 'x'.repeat(40 * 1024) } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(status, 431);
+  });
+
   test('with tokens: every request without a valid one is 401 in its front end\'s shape', async (t) => {
     const fake = await withFake();
     t.after(() => fake.close());
