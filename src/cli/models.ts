@@ -2,7 +2,7 @@
  * Gathering and printing the models of the enabled providers (`omega models`, `/models`).
  */
 import type { Logger } from '../core/logger.js';
-import { isModelProvider, type ModelInfo, type Provider } from '../core/types.js';
+import type { ModelInfo, ModelProvider } from '../core/types.js';
 import { describeError } from './errors.js';
 import { formatBytes, formatTable, type Style } from './output.js';
 
@@ -23,7 +23,7 @@ interface ShowCapable {
   show(model: string, options?: { signal?: AbortSignal }): Promise<{ capabilities?: string[]; contextWindow?: number }>;
 }
 
-function canShow(provider: Provider): provider is Provider & ShowCapable {
+function canShow(provider: ModelProvider): provider is ModelProvider & ShowCapable {
   return typeof (provider as Partial<ShowCapable>).show === 'function';
 }
 
@@ -32,7 +32,7 @@ function canShow(provider: Provider): provider is Provider & ShowCapable {
  * /api/tags has neither) by asking the provider about each model. Failures leave the
  * model as it was: the table shows `-`.
  */
-async function enrich(provider: Provider, models: ModelInfo[], signal: AbortSignal, logger: Logger): Promise<void> {
+async function enrich(provider: ModelProvider, models: ModelInfo[], signal: AbortSignal, logger: Logger): Promise<void> {
   if (!canShow(provider)) return;
   await Promise.all(
     models.map(async (model) => {
@@ -68,7 +68,7 @@ function hasAnyCapability(model: ModelInfo): boolean {
  * implemented) becomes an entry in `errors` instead of stopping the others.
  */
 export async function collectModels(
-  providers: { name: string; get: () => Provider }[],
+  providers: { name: string; get: () => ModelProvider }[],
   signal: AbortSignal,
   logger: Logger,
 ): Promise<ModelListing> {
@@ -77,9 +77,6 @@ export async function collectModels(
     providers.map(async ({ name, get }) => {
       try {
         const provider = get();
-        if (!isModelProvider(provider)) {
-          return { name, error: { provider: name, message: `The ${name} provider cannot list its models.` } };
-        }
         const models = await provider.listModels({ signal });
         await enrich(provider, models, signal, logger);
         return { name, models };

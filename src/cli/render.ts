@@ -4,14 +4,29 @@
  */
 import { userInfo } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { MessageMetadata, OutgoingMessage } from '../core/types.js';
 import type { GatewayEvent } from '../gateway/gateway.js';
+import type { GatewayAnswer, GatewayMetadata } from '../gateway/types.js';
 import type { CliContext } from './context.js';
 import { formatDuration } from './output.js';
+
+/** Options of {@link AnswerPrinter}. */
+export interface AnswerPrinterOptions {
+  /**
+   * Print the model's reasoning (dimmed, on stderr). Off unless the user asked for thinking:
+   * since Ollama 0.12.4 a thinking model reasons by default, and that is not the answer.
+   */
+  showThinking?: boolean;
+}
+
+/** Whether thinking is printed for the `--think` / `--show-thinking` flags given. */
+export function showsThinking(options: { think?: boolean; showThinking?: boolean }): boolean {
+  return options.think === true || options.showThinking === true;
+}
 
 /** Writes answer text and thinking as they arrive and remembers what was written. */
 export class AnswerPrinter {
   private readonly ctx: CliContext;
+  private readonly showThinking: boolean;
   private lastOut = '\n';
   private lastErr = '\n';
   private thinkingOpen = false;
@@ -20,13 +35,14 @@ export class AnswerPrinter {
   /** Thinking printed so far. */
   thinking = '';
 
-  constructor(ctx: CliContext) {
+  constructor(ctx: CliContext, options: AnswerPrinterOptions = {}) {
     this.ctx = ctx;
+    this.showThinking = options.showThinking === true;
   }
 
-  /** Prints a piece of the model's reasoning, dimmed, on stderr. */
+  /** Prints a piece of the model's reasoning, dimmed, on stderr (when thinking is shown). */
   writeThinking(delta: string): void {
-    if (delta === '') return;
+    if (delta === '' || !this.showThinking) return;
     this.thinking += delta;
     this.thinkingOpen = true;
     this.ctx.io.stderr.write(this.ctx.err.dim(delta));
@@ -64,8 +80,8 @@ export class AnswerPrinter {
    * Consumes a gateway stream, printing as it goes. Returns the final message, or
    * undefined when the stream ended without one.
    */
-  async consume(events: AsyncIterable<GatewayEvent>): Promise<OutgoingMessage | undefined> {
-    let final: OutgoingMessage | undefined;
+  async consume(events: AsyncIterable<GatewayEvent>): Promise<GatewayAnswer | undefined> {
+    let final: GatewayAnswer | undefined;
     try {
       for await (const event of events) {
         if (event.type === 'chunk') {
@@ -82,7 +98,7 @@ export class AnswerPrinter {
   }
 
   /** Prints a whole (non-streamed) answer. */
-  printMessage(message: OutgoingMessage): void {
+  printMessage(message: GatewayAnswer): void {
     if (message.thinking) this.writeThinking(message.thinking);
     this.writeText(message.text);
     this.finish();
@@ -93,7 +109,7 @@ export class AnswerPrinter {
  * One dim line of statistics about an answer, like `ollama run --verbose`: provider,
  * model, tokens, speed and time.
  */
-export function formatStats(metadata: MessageMetadata): string {
+export function formatStats(metadata: GatewayMetadata): string {
   const parts = [`${metadata.providerUsed}/${metadata.model}`];
   if (metadata.fallbackFrom && metadata.fallbackFrom.length > 0) parts.push(`after ${metadata.fallbackFrom.join(', ')}`);
   if (metadata.promptTokens !== undefined) parts.push(`${metadata.promptTokens} prompt tokens`);

@@ -1,9 +1,10 @@
 /**
  * The `[server]` section of config.toml, read for `omega serve`.
  *
- * Kept apart from load.ts (which other work is reshaping) so the loader needs one line to
- * adopt it: `server: parseServerSection(doc.server, { file, env, home })`. Until then
- * {@link loadServerConfig} reads the section from the config file itself. Bearer tokens come
+ * Kept apart from load.ts so the loader needs little to adopt it: `'server'` among the known
+ * top-level tables, `...schemaKeys('server', SERVER_SCHEMA)` in `KNOWN_CONFIG_KEYS`, and
+ * `server: parseServerSection(doc.server, { file, env, home })` in the loaded config. Until
+ * then {@link loadServerConfig} reads the section from the config file itself. Bearer tokens come
  * only from the environment or a file, never from config.toml itself, and never reach a message.
  */
 import { readFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError } from '../core/errors.js';
+import type { TableSchema } from './schema.js';
 
 /** Where `omega serve` listens when neither config nor `--listen` says otherwise. */
 export const DEFAULT_SERVER_LISTEN = '127.0.0.1:11435';
@@ -45,6 +47,16 @@ export interface ServerConfig {
 
 /** Every key `[server]` accepts (for docs and typo checks). */
 export const SERVER_KEYS = ['listen', 'tokens_file', 'cors_origins', 'body_limit_mb', 'drain_timeout', 'aliases'] as const;
+
+/** `[server]` in the loader's schema terms, for `KNOWN_CONFIG_KEYS` (`[server.aliases]` takes any name). */
+export const SERVER_SCHEMA: TableSchema = Object.freeze({
+  listen: 'string',
+  tokens_file: 'path',
+  cors_origins: 'strings',
+  body_limit_mb: 'number',
+  drain_timeout: 'seconds',
+  aliases: Object.freeze({ table: Object.freeze({}), open: true }),
+});
 
 /** Context of {@link parseServerSection}. */
 export interface ServerSectionOptions {

@@ -108,16 +108,15 @@ export interface MessageMetadata {
   doneReason?: DoneReason;
   /** Server-side timings, where reported. */
   timings?: Timings;
-  /** Providers tried before this one answered, in order, when the gateway fell back. */
-  fallbackFrom?: string[];
 }
 
-/** A finished answer. */
+/**
+ * A finished answer. The gateway's envelope (`replyTarget`, `fallbackFrom`) is not part of it:
+ * see `GatewayAnswer` in the gateway.
+ */
 export interface OutgoingMessage {
   text: string;
   metadata: MessageMetadata;
-  /** Where the answer should go (a conversation, a channel); set by the gateway. */
-  replyTarget?: string;
   thinking?: string;
   toolCalls?: ToolCall[];
 }
@@ -130,6 +129,8 @@ export interface ModelCapabilities {
   embeddings: boolean;
   streaming: boolean;
   thinking: boolean;
+  /** Generates images (Ollama's `image` capability, 0.14 and later); set only when true. */
+  imageGeneration?: boolean;
 }
 
 /** Price in US dollars per million tokens. */
@@ -153,6 +154,10 @@ export interface ModelInfo {
   pricing: Pricing | null;
   /** True when the model runs on the user's machine (or their own server). */
   local: boolean;
+  /** For a model that runs elsewhere behind a local name (an Ollama cloud model): where it runs. */
+  remoteHost?: string;
+  /** For such a model: its name at {@link remoteHost}. */
+  remoteModel?: string;
   sizeBytes?: number;
   /** ISO 8601. */
   modifiedAt?: string;
@@ -224,6 +229,33 @@ export interface ChatRequest {
    * negative to keep forever). Unset leaves the server's default in force.
    */
   keepAlive?: string | number;
+  /**
+   * What to do with a prompt longer than the context window: `true` drops its oldest part (the
+   * server's default), `false` fails instead. Ollama 0.12.6 and later; older servers ignore it.
+   */
+  truncate?: boolean;
+  /**
+   * What to do when the answer fills the context window: `true` shifts the window and goes on
+   * (the server's default), `false` stops with `doneReason: 'length'`. Ollama 0.12.6 and later.
+   */
+  shift?: boolean;
+  /** Return the log probability of each generated token (Ollama 0.12.11 and later). */
+  logprobs?: boolean;
+  /** With {@link logprobs}: also the N most likely alternatives at each position, 0 to 20. */
+  topLogprobs?: number;
+}
+
+/** A token's log probability, one alternative at one position. */
+export interface TokenAlternative {
+  token: string;
+  logprob: number;
+  /** The token's UTF-8 bytes, where the server reports them (a token may end mid-character). */
+  bytes?: number[];
+}
+
+/** The log probability of one generated token, with its most likely alternatives when asked for. */
+export interface TokenLogprob extends TokenAlternative {
+  topLogprobs?: TokenAlternative[];
 }
 
 /** A non-streamed chat answer. */
@@ -235,6 +267,8 @@ export interface ChatResponse {
   timings: Timings;
   /** Client wall-clock time of the call. */
   processingTimeMs: number;
+  /** Per-token log probabilities, when the request asked for them. */
+  logprobs?: TokenLogprob[];
 }
 
 /** One piece of a streamed answer. Deltas are to be concatenated in order. */
@@ -254,6 +288,8 @@ export interface ChatChunk {
   timings?: Timings;
   /** Model as reported by the provider. */
   model?: string;
+  /** Log probabilities of the tokens in this chunk, when the request asked for them. */
+  logprobs?: TokenLogprob[];
 }
 
 /** The minimal provider: turns a conversation into an answer. */
@@ -268,18 +304,31 @@ export interface Provider {
   isAvailable(options?: { signal?: AbortSignal }): Promise<boolean>;
 }
 
-/** A provider that also exposes its models and a full chat API. */
+/**
+ * A provider with its models and a full chat API: everything the gateway uses, so the gateway
+ * needs no run-time capability checks. A {@link Provider} that only completes becomes one through
+ * {@link chatOverComplete}.
+ */
 export interface ModelProvider extends Provider {
+  /** Model used when a request names none; `undefined` when the provider's own default applies. */
+  readonly model: string | undefined;
   listModels(options?: CallOptions): Promise<ModelInfo[]>;
   chat(request: ChatRequest, options?: CallOptions): Promise<ChatResponse>;
   /** Leaving the `for await` loop early cancels the underlying request. */
   chatStream(request: ChatRequest, options?: CallOptions): AsyncIterable<ChatChunk>;
+  /** Releases connections and child processes at once; in-flight calls fail with `aborted`. */
+  close(): Promise<void>;
 }
 
 /** True when `provider` implements {@link ModelProvider}. */
 export function isModelProvider(provider: Provider): provider is ModelProvider {
   const p = provider as Partial<ModelProvider>;
-  return typeof p.listModels === 'function' && typeof p.chat === 'function' && typeof p.chatStream === 'function';
+  return (
+    typeof p.listModels === 'function' &&
+    typeof p.chat === 'function' &&
+    typeof p.chatStream === 'function' &&
+    typeof p.close === 'function'
+  );
 }
 
 /** Turns a {@link Context} into the message list a chat API expects. */
@@ -307,7 +356,11 @@ export function chatMetadata(provider: string, res: ChatResponse): MessageMetada
  * `context.model` overrides the provider's model, and the answer keeps thinking and tool calls.
  * Every chat API completes this way; only the wire behind `chat` differs.
  */
-export async function completeWithChat(provider: ModelProvider, context: Context, options?: CallOptions): Promise<OutgoingMessage> {
+export async function completeWithChat(
+  provider: Pick<ModelProvider, 'name' | 'chat'>,
+  context: Context,
+  options?: CallOptions,
+): Promise<OutgoingMessage> {
   const request: ChatRequest = { messages: contextToMessages(context) };
   if (context.model !== undefined && context.model !== '') request.model = context.model;
   const res = await provider.chat(request, options);
@@ -315,4 +368,65 @@ export async function completeWithChat(provider: ModelProvider, context: Context
   if (res.message.thinking !== undefined) out.thinking = res.message.thinking;
   if (res.message.toolCalls !== undefined) out.toolCalls = res.message.toolCalls;
   return out;
+}
+
+/** Splits a message list back into a {@link Context}: leading system messages, history, the last user message. */
+export function messagesToContext(messages: readonly ChatMessage[], model?: string): Context {
+  let start = 0;
+  while (start < messages.length && messages[start]?.role === 'system') start++;
+  const system = messages.slice(0, start).map((m) => m.content);
+  const rest = messages.slice(start);
+  const last = rest[rest.length - 1];
+  const current = last !== undefined && last.role === 'user' ? last.content : '';
+  const context: Context = {
+    systemPrompt: system.join('\n\n'),
+    history: last !== undefined && last.role === 'user' ? rest.slice(0, -1) : rest,
+    currentMessage: current,
+  };
+  if (model !== undefined && model !== '') context.model = model;
+  return context;
+}
+
+/**
+ * A {@link Provider} that only completes, as a {@link ModelProvider}: `chat` and `chatStream` go
+ * through `complete()` (the stream is one final chunk), it lists no models, and closing it is left
+ * to its owner. Images and `think` are not passed, since `complete()` takes neither.
+ */
+export function chatOverComplete(provider: Provider, model?: string): ModelProvider {
+  const chat = async (request: ChatRequest, options?: CallOptions): Promise<ChatResponse> => {
+    const answer = await provider.complete(messagesToContext(request.messages, request.model), options);
+    const m = answer.metadata;
+    const message: ChatResponse['message'] = { role: 'assistant', content: answer.text };
+    if (answer.thinking !== undefined) message.thinking = answer.thinking;
+    if (answer.toolCalls !== undefined) message.toolCalls = answer.toolCalls;
+    const usage: Usage = {};
+    if (m.promptTokens !== undefined) usage.promptTokens = m.promptTokens;
+    if (m.completionTokens !== undefined) usage.completionTokens = m.completionTokens;
+    if (m.tokensUsed !== undefined) usage.totalTokens = m.tokensUsed;
+    const res: ChatResponse = { message, model: m.model, usage, timings: m.timings ?? {}, processingTimeMs: m.processingTimeMs };
+    if (m.doneReason !== undefined) res.doneReason = m.doneReason;
+    return res;
+  };
+  return {
+    name: provider.name,
+    requiresApiKey: provider.requiresApiKey,
+    model,
+    complete: (context, options) => provider.complete(context, options),
+    isAvailable: (options) => provider.isAvailable(options),
+    listModels: async () => [],
+    chat,
+    chatStream: (request, options) => responseAsChunks(chat(request, options)),
+    close: async () => undefined,
+  };
+}
+
+/** A whole answer as a stream of one final chunk. */
+export async function* responseAsChunks(response: Promise<ChatResponse>): AsyncGenerator<ChatChunk, void, undefined> {
+  const res = await response;
+  const chunk: ChatChunk = { content: res.message.content, done: true, doneReason: res.doneReason ?? 'stop', usage: res.usage };
+  if (res.model !== '') chunk.model = res.model;
+  if (res.message.thinking !== undefined) chunk.thinking = res.message.thinking;
+  if (res.message.toolCalls !== undefined) chunk.toolCalls = res.message.toolCalls;
+  if (Object.keys(res.timings).length > 0) chunk.timings = res.timings;
+  yield chunk;
 }

@@ -3,27 +3,26 @@
  * calls the chosen provider, falls back along `[provider] fallback` when that provider is down
  * or fails in a way another provider may not, stores the exchange and audits every attempt.
  */
+import { randomUUID } from 'node:crypto';
 import { ConfigError, ProviderError, UsageError, redactSecrets } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
 import type { Logger } from '../core/logger.js';
-import { contextToMessages, isModelProvider } from '../core/types.js';
+import { contextToMessages, responseAsChunks } from '../core/types.js';
 import type {
   CallOptions,
   ChatChunk,
   ChatMessage,
   ChatRequest,
-  ChatResponse,
   Context,
   DoneReason,
-  MessageMetadata,
-  OutgoingMessage,
-  Provider,
+  ModelProvider,
   ThinkSetting,
   Timings,
   ToolCall,
   Usage,
 } from '../core/types.js';
 import type { OmegaConfig } from '../config/types.js';
+import type { GatewayAnswer, GatewayMetadata } from './types.js';
 import { buildProvider, disabledProviderError, isProviderName } from './factory.js';
 import { SqliteMemory } from './memory/sqlite.js';
 import type { AuditRecordInput } from './memory/sqlite.js';
@@ -48,10 +47,29 @@ export interface IncomingMessage {
   images?: string[];
 }
 
+/**
+ * A whole chat request routed by the gateway, as a server front end receives it: the client
+ * sends the full message list, so memory adds history only when a conversation is named.
+ */
+export interface RoutedChat {
+  /** `request.model` is the model for the chosen provider; fallbacks use their configured model. */
+  request: ChatRequest;
+  /** The provider to try first; `[provider] default` when unset. Fallback applies either way. */
+  provider?: string;
+  /** When set, the conversation's history from memory goes before `request.messages`, and the exchange is stored. */
+  conversationId?: string;
+  /** Where the request came from, e.g. `serve:openai`. */
+  channel: string;
+  /** Who sent it (a client address); recorded in the audit trail. */
+  sender: string;
+  /** Audit key of a request outside any conversation; a fresh id when unset. */
+  requestId?: string;
+}
+
 /** What {@link Gateway.stream} yields: chunks as they arrive, then the finished answer. */
 export type GatewayEvent =
   | { type: 'chunk'; provider: string; chunk: ChatChunk }
-  | { type: 'done'; message: OutgoingMessage };
+  | { type: 'done'; message: GatewayAnswer };
 
 /** Construction options of {@link Gateway}. */
 export interface GatewayOptions {
@@ -59,8 +77,11 @@ export interface GatewayOptions {
   /** Conversation memory and audit trail; `null` or absent runs without either. Closed by {@link Gateway.close}. */
   memory?: SqliteMemory | null;
   logger?: Logger;
-  /** Providers by name, used instead of building them from config; their owner closes them. */
-  providers?: Record<string, Provider>;
+  /**
+   * Providers by name, used instead of building them from config; their owner closes them. A
+   * {@link Provider} that only completes can be given as `chatOverComplete(provider)`.
+   */
+  providers?: Record<string, ModelProvider>;
   /** The config file in use, named in errors about provider settings. */
   configFile?: string;
 }
@@ -87,6 +108,27 @@ interface Attempt {
   name: string;
   model?: string;
   started: number;
+}
+
+/**
+ * One unit of work for the fallback loop, whatever its source (a CLI message or a server
+ * request): who asked, where to file it, and the request each candidate provider gets.
+ */
+interface Job {
+  channel: string;
+  sender: string;
+  /** The audit key: the conversation, or a request id outside any conversation. */
+  auditKey: string;
+  /** Set when the exchange is stored in memory. */
+  conversationId?: string;
+  /** The first provider to try. */
+  primary: string;
+  /** The model for the first provider, when the caller chose one. */
+  model?: string;
+  /** The request for one attempt; `model` is the override for the first provider only. */
+  request(model: string | undefined): ChatRequest;
+  /** The message stored as the user's turn. */
+  user: ChatMessage;
 }
 
 /** Whether another provider might succeed where this error happened. */
@@ -123,8 +165,8 @@ function buildMetadata(p: {
   doneReason?: DoneReason;
   timings?: Timings;
   fallbackFrom: string[];
-}): MessageMetadata {
-  const metadata: MessageMetadata = { providerUsed: p.provider, model: p.model, processingTimeMs: p.ms };
+}): GatewayMetadata {
+  const metadata: GatewayMetadata = { providerUsed: p.provider, model: p.model, processingTimeMs: p.ms };
   const tokens = totalTokens(p.usage);
   if (tokens !== undefined) metadata.tokensUsed = tokens;
   if (p.usage?.promptTokens !== undefined) metadata.promptTokens = p.usage.promptTokens;
@@ -154,8 +196,8 @@ export class Gateway {
   /** Conversation memory and audit trail, or null when running without them. */
   readonly memory: SqliteMemory | null;
   private readonly logger: Logger;
-  private readonly injected: ReadonlyMap<string, Provider>;
-  private readonly built = new Map<string, Provider>();
+  private readonly injected: ReadonlyMap<string, ModelProvider>;
+  private readonly built = new Map<string, ModelProvider>();
   private readonly configFile: string | undefined;
 
   constructor(opts: GatewayOptions) {
@@ -187,7 +229,7 @@ export class Gateway {
    * The provider called `name` (`[provider] default` when omitted), built on first use and
    * cached. A disabled, unknown or not yet implemented provider is a {@link ConfigError}.
    */
-  provider(name: string = this.config.provider.default): Provider {
+  provider(name: string = this.config.provider.default): ModelProvider {
     const injected = this.injected.get(name);
     if (injected !== undefined) {
       if (!this.isEnabled(name)) throw disabledProviderError(name, this.configFile);
@@ -208,31 +250,8 @@ export class Gateway {
    * Answers `msg`: history from memory, the chosen provider, fallback on retryable failures,
    * then the exchange stored in one transaction. Every attempt is audited.
    */
-  async handle(msg: IncomingMessage, options: CallOptions = {}): Promise<OutgoingMessage> {
-    validate(msg);
-    const history = this.history(msg);
-    const failures: { name: string; error: unknown }[] = [];
-    const candidates = this.candidates(msg);
-    for (const [index, name] of candidates.entries()) {
-      const provider = this.candidate(name, index === 0);
-      if (provider === undefined) continue;
-      const override = index === 0 && nonEmpty(msg.model) ? msg.model : undefined;
-      const attempt = this.attempt(name, provider, override);
-      const context = this.context(msg, history, override);
-      let answer: OutgoingMessage;
-      try {
-        answer = await this.callOnce(name, provider, context, msg, options, attempt, failures);
-      } catch (error) {
-        this.auditFailure(msg, attempt, error);
-        if (!shouldFallBack(error) || options.signal?.aborted === true) throw error;
-        if (index < candidates.length - 1) this.logger.warn({ provider: name, code: errorCode(error) }, 'provider failed; trying the next one');
-        failures.push({ name, error });
-        continue;
-      }
-      this.store(msg, answer, false);
-      return answer;
-    }
-    throw this.exhausted(failures);
+  async handle(msg: IncomingMessage, options: CallOptions = {}): Promise<GatewayAnswer> {
+    return this.settle(this.run(this.messageJob(msg), options, false));
   }
 
   /**
@@ -240,34 +259,63 @@ export class Gateway {
    * Fallback happens only before the first chunk. Cancelling (the signal, leaving the loop, or a
    * failure mid-answer) stores what arrived so far, marked interrupted.
    */
-  async *stream(msg: IncomingMessage, options: CallOptions = {}): AsyncGenerator<GatewayEvent, void, undefined> {
-    validate(msg);
-    const history = this.history(msg);
+  stream(msg: IncomingMessage, options: CallOptions = {}): AsyncGenerator<GatewayEvent, void, undefined> {
+    return this.run(this.messageJob(msg), options, true);
+  }
+
+  /**
+   * A whole chat request (a server front end's), answered in one piece with the same fallback,
+   * memory and audit as {@link handle}.
+   */
+  async chat(routed: RoutedChat, options: CallOptions = {}): Promise<GatewayAnswer> {
+    return this.settle(this.run(this.routedJob(routed), options, false));
+  }
+
+  /** A whole chat request, streamed with the same fallback, memory and audit as {@link stream}. */
+  chatStream(routed: RoutedChat, options: CallOptions = {}): AsyncGenerator<GatewayEvent, void, undefined> {
+    return this.run(this.routedJob(routed), options, true);
+  }
+
+  /** Closes the providers the gateway built (not injected ones) and the memory. */
+  async close(): Promise<void> {
+    const providers = [...this.built.values()];
+    this.built.clear();
+    for (const provider of providers) {
+      try {
+        await provider.close();
+      } catch (error) {
+        this.logger.warn({ provider: provider.name, err: errorText(error) }, 'closing a provider failed');
+      }
+    }
+    this.memory?.close();
+  }
+
+  // ---- the fallback loop ------------------------------------------------------------------
+
+  /**
+   * The one fallback loop behind every entry point: each candidate in turn until one answers.
+   * A candidate is left for the next only when it failed retryably before anything reached the
+   * caller; unstreamed, the whole answer is one final chunk, so the rules are the same.
+   */
+  private async *run(job: Job, options: CallOptions, streamed: boolean): AsyncGenerator<GatewayEvent, void, undefined> {
     const failures: { name: string; error: unknown }[] = [];
-    const candidates = this.candidates(msg);
+    const candidates = this.candidates(job.primary);
     for (const [index, name] of candidates.entries()) {
       const provider = this.candidate(name, index === 0);
       if (provider === undefined) continue;
-      const override = index === 0 && nonEmpty(msg.model) ? msg.model : undefined;
+      const override = index === 0 ? job.model : undefined;
       const attempt = this.attempt(name, provider, override);
-      const context = this.context(msg, history, override);
+      const request = job.request(override);
       const partial: Received = { text: '', thinking: '', toolCalls: [] };
       let yielded = false;
       // Set once the attempt ends by itself (an answer or an error); otherwise the consumer left early.
       let settled = false;
       try {
-        if (isModelProvider(provider)) {
-          for await (const chunk of provider.chatStream(this.request(context, msg), options)) {
-            accumulate(partial, chunk);
-            yielded = true;
-            yield { type: 'chunk', provider: name, chunk };
-          }
-        } else {
-          const answer = await provider.complete(context, options);
-          const chunk = answerChunk(answer);
+        const chunks = streamed ? provider.chatStream(request, options) : responseAsChunks(provider.chat(request, options));
+        for await (const chunk of chunks) {
           accumulate(partial, chunk);
           yielded = true;
-          yield { type: 'chunk', provider: name, chunk };
+          if (streamed) yield { type: 'chunk', provider: name, chunk };
         }
         if (partial.final === undefined && options.signal?.aborted === true) {
           // Some providers end a cancelled stream quietly; the answer is still cut short.
@@ -277,14 +325,14 @@ export class Gateway {
       } catch (error) {
         settled = true;
         if (!yielded) {
-          this.auditFailure(msg, attempt, error);
+          this.auditFailure(job, attempt, error);
           if (!shouldFallBack(error) || options.signal?.aborted === true) throw error;
           if (index < candidates.length - 1) this.logger.warn({ provider: name, code: errorCode(error) }, 'provider failed; trying the next one');
           failures.push({ name, error });
           continue;
         }
         try {
-          this.storePartial(msg, attempt, partial, failures, error);
+          this.storePartial(job, attempt, partial, failures, error);
         } catch (memoryError) {
           // The provider's failure is what the caller must see; the storage failure is logged.
           this.logger.error({ err: errorText(memoryError) }, 'could not store the interrupted answer');
@@ -294,10 +342,10 @@ export class Gateway {
         if (!settled) {
           // The consumer broke out of its loop: keep what it was shown.
           if (partial.final !== undefined) {
-            this.store(msg, this.finish(attempt, partial, failures), false);
+            this.store(job, this.finish(attempt, partial, failures), false);
           } else {
             this.storePartial(
-              msg,
+              job,
               attempt,
               partial,
               failures,
@@ -307,37 +355,86 @@ export class Gateway {
         }
       }
       const answer = this.finish(attempt, partial, failures);
-      this.store(msg, answer, false);
+      this.store(job, answer, false);
       yield { type: 'done', message: answer };
       return;
     }
     throw this.exhausted(failures);
   }
 
-  /** Closes the providers the gateway built (not injected ones) and the memory. */
-  async close(): Promise<void> {
-    const providers = [...this.built.values()];
-    this.built.clear();
-    for (const provider of providers) {
-      const closable = provider as Provider & { close?: () => Promise<void> | void };
-      if (typeof closable.close === 'function') {
-        try {
-          await closable.close();
-        } catch (error) {
-          this.logger.warn({ provider: provider.name, err: errorText(error) }, 'closing a provider failed');
-        }
-      }
+  /** The finished answer of an unstreamed run. */
+  private async settle(events: AsyncGenerator<GatewayEvent, void, undefined>): Promise<GatewayAnswer> {
+    for await (const event of events) {
+      if (event.type === 'done') return event.message;
     }
-    this.memory?.close();
+    // run() either yields `done` or throws.
+    throw new Error('the gateway ended without an answer');
   }
+
+  private messageJob(msg: IncomingMessage): Job {
+    validate(msg);
+    const history = this.history(msg.conversationId);
+    const systemPrompt = msg.systemPrompt ?? this.config.omega.systemPrompt;
+    const job: Job = {
+      channel: msg.channel,
+      sender: msg.sender,
+      auditKey: msg.conversationId,
+      conversationId: msg.conversationId,
+      primary: nonEmpty(msg.provider) ? msg.provider : this.config.provider.default,
+      user: { role: 'user', content: msg.text },
+      request: (model) => {
+        const context: Context = { systemPrompt, history, currentMessage: msg.text };
+        const messages = contextToMessages(context);
+        const last = messages[messages.length - 1];
+        if (last !== undefined && msg.images !== undefined && msg.images.length > 0) {
+          messages[messages.length - 1] = { ...last, images: [...msg.images] };
+        }
+        const request: ChatRequest = { messages };
+        if (model !== undefined) request.model = model;
+        if (msg.think !== undefined) request.think = msg.think;
+        return request;
+      },
+    };
+    if (nonEmpty(msg.model)) job.model = msg.model;
+    return job;
+  }
+
+  private routedJob(routed: RoutedChat): Job {
+    validateRouted(routed);
+    const conversationId = nonEmpty(routed.conversationId) ? routed.conversationId : undefined;
+    const history = conversationId === undefined ? [] : this.history(conversationId);
+    const { model, ...rest } = routed.request;
+    const messages = routed.request.messages;
+    // The client's own leading system messages stay first, before the remembered history.
+    let system = 0;
+    while (system < messages.length && messages[system]?.role === 'system') system++;
+    const full = [...messages.slice(0, system), ...history, ...messages.slice(system)];
+    const lastUser = [...messages].reverse().find((m) => m.role === 'user');
+    const job: Job = {
+      channel: routed.channel,
+      sender: routed.sender,
+      auditKey: conversationId ?? (nonEmpty(routed.requestId) ? routed.requestId : `req-${randomUUID()}`),
+      primary: nonEmpty(routed.provider) ? routed.provider : this.config.provider.default,
+      user: lastUser === undefined ? { role: 'user', content: '' } : withoutImages(lastUser),
+      request: (override) => {
+        const request: ChatRequest = { ...rest, messages: full };
+        if (override !== undefined) request.model = override;
+        return request;
+      },
+    };
+    if (conversationId !== undefined) job.conversationId = conversationId;
+    if (nonEmpty(model)) job.model = model;
+    return job;
+  }
+
+  // ---- candidates -------------------------------------------------------------------------
 
   private isEnabled(name: string): boolean {
     return isProviderName(name) ? this.config.provider[name].enabled : true;
   }
 
   /** The chosen provider, then `[provider] fallback` without repeats or disabled entries. */
-  private candidates(msg: IncomingMessage): string[] {
-    const primary = nonEmpty(msg.provider) ? msg.provider : this.config.provider.default;
+  private candidates(primary: string): string[] {
     const names = [primary];
     for (const name of this.config.provider.fallback) {
       if (names.includes(name)) continue;
@@ -351,7 +448,7 @@ export class Gateway {
   }
 
   /** The provider for a candidate; a fallback that cannot be built is skipped, the first choice throws. */
-  private candidate(name: string, primary: boolean): Provider | undefined {
+  private candidate(name: string, primary: boolean): ModelProvider | undefined {
     if (primary) return this.provider(name);
     try {
       return this.provider(name);
@@ -362,9 +459,9 @@ export class Gateway {
     }
   }
 
-  private attempt(name: string, provider: Provider, override: string | undefined): Attempt {
+  private attempt(name: string, provider: ModelProvider, override: string | undefined): Attempt {
     const attempt: Attempt = { name, started: performance.now() };
-    const model = override ?? configuredModel(provider) ?? this.configModel(name);
+    const model = override ?? (nonEmpty(provider.model) ? provider.model : undefined) ?? this.configModel(name);
     if (model !== undefined) attempt.model = model;
     return attempt;
   }
@@ -374,84 +471,17 @@ export class Gateway {
     return this.config.provider[name].model;
   }
 
-  private history(msg: IncomingMessage): ChatMessage[] {
+  private history(conversationId: string): ChatMessage[] {
     if (this.memory === null) return [];
-    return this.memory.history(msg.conversationId, this.config.memory.maxContextMessages);
+    return this.memory.history(conversationId, this.config.memory.maxContextMessages);
   }
 
-  private context(msg: IncomingMessage, history: ChatMessage[], model: string | undefined): Context {
-    const context: Context = {
-      systemPrompt: msg.systemPrompt ?? this.config.omega.systemPrompt,
-      history,
-      currentMessage: msg.text,
-    };
-    if (model !== undefined) context.model = model;
-    return context;
-  }
+  // ---- answers, memory and audit ----------------------------------------------------------
 
-  private request(context: Context, msg: IncomingMessage): ChatRequest {
-    const messages = contextToMessages(context);
-    const last = messages[messages.length - 1];
-    if (last !== undefined && msg.images !== undefined && msg.images.length > 0) {
-      messages[messages.length - 1] = { ...last, images: [...msg.images] };
-    }
-    const request: ChatRequest = { messages };
-    if (context.model !== undefined) request.model = context.model;
-    if (msg.think !== undefined) request.think = msg.think;
-    return request;
-  }
-
-  private async callOnce(
-    name: string,
-    provider: Provider,
-    context: Context,
-    msg: IncomingMessage,
-    options: CallOptions,
-    attempt: Attempt,
-    failures: { name: string }[],
-  ): Promise<OutgoingMessage> {
-    const fallbackFrom = failures.map((f) => f.name);
-    if (isModelProvider(provider)) {
-      const response: ChatResponse = await provider.chat(this.request(context, msg), options);
-      const answer: OutgoingMessage = {
-        text: response.message.content,
-        metadata: buildMetadata({
-          provider: name,
-          model: response.model || attempt.model || '',
-          ms: elapsed(attempt.started),
-          usage: response.usage,
-          ...(response.doneReason === undefined ? {} : { doneReason: response.doneReason }),
-          timings: response.timings,
-          fallbackFrom,
-        }),
-        replyTarget: msg.conversationId,
-      };
-      if (response.message.thinking !== undefined && response.message.thinking !== '') {
-        answer.thinking = response.message.thinking;
-      }
-      if (response.message.toolCalls !== undefined && response.message.toolCalls.length > 0) {
-        answer.toolCalls = response.message.toolCalls;
-      }
-      return answer;
-    }
-    if (msg.think !== undefined || (msg.images !== undefined && msg.images.length > 0)) {
-      this.logger.debug({ provider: name }, 'provider takes no think/images settings; sent without them');
-    }
-    const answer = await provider.complete(context, options);
-    const metadata: MessageMetadata = {
-      ...answer.metadata,
-      providerUsed: name,
-      processingTimeMs: elapsed(attempt.started),
-    };
-    if (fallbackFrom.length > 0) metadata.fallbackFrom = fallbackFrom;
-    else delete metadata.fallbackFrom;
-    return { ...answer, metadata, replyTarget: msg.conversationId };
-  }
-
-  /** The finished answer of a stream. */
-  private finish(attempt: Attempt, partial: Received, failures: { name: string }[]): OutgoingMessage {
+  /** The finished answer of an attempt. */
+  private finish(attempt: Attempt, partial: Received, failures: { name: string }[]): GatewayAnswer {
     const final = partial.final;
-    const answer: OutgoingMessage = {
+    const answer: GatewayAnswer = {
       text: partial.text,
       metadata: buildMetadata({
         provider: attempt.name,
@@ -468,11 +498,11 @@ export class Gateway {
     return answer;
   }
 
-  private auditRecord(msg: IncomingMessage, attempt: Attempt, outcome: string): AuditRecordInput {
+  private auditRecord(job: Job, attempt: Attempt, outcome: string): AuditRecordInput {
     const record: AuditRecordInput = {
-      channel: msg.channel,
-      conversationId: msg.conversationId,
-      sender: msg.sender,
+      channel: job.channel,
+      conversationId: job.auditKey,
+      sender: job.sender,
       provider: attempt.name,
       outcome,
       durationMs: elapsed(attempt.started),
@@ -485,10 +515,10 @@ export class Gateway {
    * Audits a failed attempt. A memory failure here is logged, not thrown: the provider's
    * error is the one the caller must see.
    */
-  private auditFailure(msg: IncomingMessage, attempt: Attempt, error: unknown): void {
+  private auditFailure(job: Job, attempt: Attempt, error: unknown): void {
     if (this.memory === null) return;
     const code = errorCode(error);
-    const record = { ...this.auditRecord(msg, attempt, code), errorCode: code, errorMessage: errorText(error) };
+    const record = { ...this.auditRecord(job, attempt, code), errorCode: code, errorMessage: errorText(error) };
     try {
       this.memory.audit(record);
     } catch (memoryError) {
@@ -496,25 +526,32 @@ export class Gateway {
     }
   }
 
-  /** Stores an exchange and its `ok` audit record in one transaction. */
-  private store(msg: IncomingMessage, answer: OutgoingMessage, interrupted: boolean, failure?: unknown): void {
-    answer.replyTarget = msg.conversationId;
+  /**
+   * Stores an exchange and its audit record in one transaction; outside a conversation only
+   * the audit record is written.
+   */
+  private store(job: Job, answer: GatewayAnswer, interrupted: boolean, failure?: unknown): void {
+    if (job.conversationId !== undefined) answer.replyTarget = job.conversationId;
     if (this.memory === null) return;
     const meta = answer.metadata;
     const attempt: Attempt = { name: meta.providerUsed, model: meta.model, started: performance.now() };
     const outcome = failure === undefined ? 'ok' : errorCode(failure);
-    const audit: AuditRecordInput = { ...this.auditRecord(msg, attempt, outcome), durationMs: meta.processingTimeMs };
+    const audit: AuditRecordInput = { ...this.auditRecord(job, attempt, outcome), durationMs: meta.processingTimeMs };
     if (failure !== undefined) {
       audit.errorCode = outcome;
       audit.errorMessage = errorText(failure);
     }
     if (meta.promptTokens !== undefined) audit.promptTokens = meta.promptTokens;
     if (meta.completionTokens !== undefined) audit.completionTokens = meta.completionTokens;
+    if (job.conversationId === undefined) {
+      this.memory.audit(audit);
+      return;
+    }
     this.memory.saveExchange({
-      conversationId: msg.conversationId,
-      channel: msg.channel,
-      sender: msg.sender,
-      user: { role: 'user', content: msg.text },
+      conversationId: job.conversationId,
+      channel: job.channel,
+      sender: job.sender,
+      user: job.user,
       assistant: assistantMessage(answer.text, answer.thinking, answer.toolCalls),
       metadata: meta,
       interrupted,
@@ -523,16 +560,10 @@ export class Gateway {
   }
 
   /** Stores what arrived of an answer cut short, marked interrupted, with the failure audited. */
-  private storePartial(
-    msg: IncomingMessage,
-    attempt: Attempt,
-    partial: Received,
-    failures: { name: string }[],
-    error: unknown,
-  ): void {
+  private storePartial(job: Job, attempt: Attempt, partial: Received, failures: { name: string }[], error: unknown): void {
     const answer = this.finish(attempt, partial, failures);
     answer.metadata.doneReason = 'interrupted';
-    this.store(msg, answer, true, error);
+    this.store(job, answer, true, error);
   }
 
   /** The error to throw when every candidate failed retryably. */
@@ -575,10 +606,21 @@ function validate(msg: IncomingMessage): void {
   }
 }
 
-/** The model a provider instance is configured with, when it says so. */
-function configuredModel(provider: Provider): string | undefined {
-  const model = (provider as Provider & { model?: unknown }).model;
-  return typeof model === 'string' && model !== '' ? model : undefined;
+/** Rejects routed requests the gateway cannot file or send. */
+function validateRouted(routed: RoutedChat): void {
+  for (const key of ['channel', 'sender'] as const) {
+    if (!nonEmpty(routed[key])) throw new UsageError(`The request has no ${key}; give it a non-empty ${key}.`);
+  }
+  if (!Array.isArray(routed.request?.messages) || routed.request.messages.length === 0) {
+    throw new UsageError('The request has no messages; send at least one message.');
+  }
+}
+
+/** A message as memory keeps it: images are not stored. */
+function withoutImages(message: ChatMessage): ChatMessage {
+  if (message.images === undefined) return message;
+  const { images: _images, ...rest } = message;
+  return rest;
 }
 
 function accumulate(partial: Received, chunk: ChatChunk): void {
@@ -587,19 +629,4 @@ function accumulate(partial: Received, chunk: ChatChunk): void {
   if (chunk.toolCalls !== undefined) partial.toolCalls.push(...chunk.toolCalls);
   if (chunk.model !== undefined && chunk.model !== '') partial.model = chunk.model;
   if (chunk.done) partial.final = chunk;
-}
-
-/** A whole answer as one final chunk, for providers that cannot stream. */
-function answerChunk(answer: OutgoingMessage): ChatChunk {
-  const m = answer.metadata;
-  const chunk: ChatChunk = { content: answer.text, done: true, doneReason: m.doneReason ?? 'stop', model: m.model };
-  if (answer.thinking !== undefined) chunk.thinking = answer.thinking;
-  if (answer.toolCalls !== undefined) chunk.toolCalls = answer.toolCalls;
-  const usage: Usage = {};
-  if (m.promptTokens !== undefined) usage.promptTokens = m.promptTokens;
-  if (m.completionTokens !== undefined) usage.completionTokens = m.completionTokens;
-  if (m.tokensUsed !== undefined) usage.totalTokens = m.tokensUsed;
-  if (Object.keys(usage).length > 0) chunk.usage = usage;
-  if (m.timings !== undefined) chunk.timings = m.timings;
-  return chunk;
 }

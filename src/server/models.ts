@@ -5,7 +5,6 @@
  * names; the others are listed as `provider/model`, which is how a request reaches them.
  */
 import type { ModelInfo } from '../core/types.js';
-import { isModelProvider } from '../core/types.js';
 import type { ServerContext } from './server.js';
 
 /** One listed model. */
@@ -38,7 +37,6 @@ export async function listReachable(ctx: ServerContext, signal: AbortSignal): Pr
           });
         }
         const provider = gateway.provider(name);
-        if (!isModelProvider(provider)) return [];
         const models = await provider.listModels({ signal: bounded });
         return models.map((info) => ({ id: `${prefix}${info.name}`, provider: name, info }));
       } catch (error) {

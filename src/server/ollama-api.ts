@@ -7,8 +7,8 @@
  * are relayed byte for byte to the Ollama provider; for other providers `/api/show` is built
  * from what the provider reports.
  */
+import { randomUUID } from 'node:crypto';
 import type { ChatChunk, ChatMessage, ChatRequest, GenerationOptions, ThinkSetting, ToolCall, ToolDefinition } from '../core/types.js';
-import { isModelProvider } from '../core/types.js';
 import { HttpError } from './errors.js';
 import type { Exchange } from './exchange.js';
 import { StreamWriter, readJsonObject, sendError, sendJson, sendText } from './exchange.js';
@@ -260,7 +260,7 @@ export function registerOllama(ctx: ServerContext): void {
     const providerName = route.provider ?? gateway.defaultProvider;
     const provider = gateway.provider(providerName);
     ex.provider = providerName;
-    const models = isModelProvider(provider) ? await provider.listModels({ signal: ex.signal }) : [];
+    const models = await provider.listModels({ signal: ex.signal });
     const info = models.find((m) => m.name === route.model || m.id === name);
     if (info === undefined) throw new HttpError(404, `model '${name}' not found`, 'model_not_found', 'model');
     const caps: string[] = [];
@@ -368,7 +368,8 @@ function relayable(ctx: ServerContext, route: Route, name: string, routed: Route
 }
 
 function routedChat(ex: Exchange, request: ChatRequest, route: Route, channel: string, conversation?: unknown): RoutedChat {
-  const routed: RoutedChat = { request, channel, sender: ex.client };
+  // The audit key of a request outside any conversation (the gateway would make one up too).
+  const routed: RoutedChat = { request, channel, sender: ex.client, requestId: `req-${randomUUID()}` };
   if (route.provider !== undefined) routed.provider = route.provider;
   const conversationId = conversationOf(ex, conversation);
   if (conversationId !== undefined) routed.conversationId = conversationId;

@@ -145,6 +145,24 @@ describe('omega ask', () => {
     assert.deepEqual(body.messages[0], { role: 'system', content: 'Be brief.' });
   });
 
+  it('does not print the thinking a model produces by default (Ollama >= 0.12.4) unless --show-thinking', async () => {
+    reset();
+    fake.chat = { thinking: ['Unasked ', 'reasoning.'], chunks: ['Blue.'] };
+    const quiet = await runCli(['--config', config, 'ask', 'Why?'], { home: home.path });
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.equal(quiet.stdout, 'Blue.\n');
+    assert.doesNotMatch(quiet.stderr, /Unasked reasoning/);
+    assert.equal('think' in lastChat(), false, 'no flag sends no think');
+
+    reset();
+    fake.chat = { thinking: ['Unasked ', 'reasoning.'], chunks: ['Blue.'] };
+    const shown = await runCli(['--config', config, 'ask', '--show-thinking', 'Why?'], { home: home.path });
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.equal(shown.stdout, 'Blue.\n');
+    assert.match(shown.stderr, /Unasked reasoning\./);
+    assert.equal('think' in lastChat(), false, '--show-thinking only shows, it does not ask');
+  });
+
   it('remembers nothing without --conversation, and continues a conversation with it', async () => {
     reset();
     const db = join(home.path, 'memory.db');

@@ -5,6 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { GatewayAnswer } from '../../src/gateway/types.js';
 import {
   chatMetadata,
   completeWithChat,
@@ -42,6 +43,8 @@ class EchoProvider implements Provider {
 
 /** A model provider streaming one character per chunk. */
 class SpellingProvider extends EchoProvider implements ModelProvider {
+  readonly model = 'spell';
+  async close(): Promise<void> {}
   async listModels(): Promise<ModelInfo[]> {
     return [
       {
@@ -98,7 +101,8 @@ describe('the provider contract', () => {
       doneReason: 'stop',
       timings: { loadMs: 1, promptEvalMs: 2, evalMs: 3, tokensPerSecond: 4 },
     };
-    const out: OutgoingMessage = { text: 'hi', metadata, replyTarget: 'conv-1', thinking: 'hmm', toolCalls: [call] };
+    // The gateway's envelope (replyTarget, fallbackFrom) is the gateway's type around the provider's answer.
+    const out: GatewayAnswer = { text: 'hi', metadata, replyTarget: 'conv-1', thinking: 'hmm', toolCalls: [call] };
     const request: ChatRequest = {
       model: 'llama3',
       messages: [message, toolResult],

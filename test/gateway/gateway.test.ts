@@ -4,8 +4,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, ProviderError, UsageError } from '../../src/core/errors.js';
 import type { ProviderErrorCode } from '../../src/core/errors.js';
+import { chatOverComplete } from '../../src/core/types.js';
 import { Gateway } from '../../src/gateway/gateway.js';
-import type { GatewayEvent, IncomingMessage } from '../../src/gateway/gateway.js';
+import type { GatewayEvent, IncomingMessage, RoutedChat } from '../../src/gateway/gateway.js';
 import { SqliteMemory } from '../../src/gateway/memory/sqlite.js';
 import type { ProviderName } from '../../src/config/types.js';
 import { FakeModelProvider, FakePlainProvider, tempDir, testConfig } from './helpers.js';
@@ -36,7 +37,10 @@ function setup(
     enabled: opts.enabled ?? (Object.keys(providers) as ProviderName[]),
     ...(opts.maxContextMessages === undefined ? {} : { maxContextMessages: opts.maxContextMessages }),
   });
-  return { gateway: new Gateway({ config, memory, providers }), memory };
+  const adapted = Object.fromEntries(
+    Object.entries(providers).map(([name, p]) => [name, p instanceof FakePlainProvider ? chatOverComplete(p) : p]),
+  );
+  return { gateway: new Gateway({ config, memory, providers: adapted }), memory };
 }
 
 describe('Gateway.handle', () => {
@@ -474,6 +478,75 @@ describe('Gateway.stream', () => {
     await assert.rejects(collect(gateway.stream(msg('hi'))), (e: unknown) => e instanceof ProviderError && e.code === 'unavailable');
     assert.deepEqual(memory.conversations(), []);
     assert.deepEqual(memory.listAudit().map((r) => r.outcome), ['unavailable', 'server_error']);
+  });
+});
+
+describe('Gateway.chat and chatStream (whole requests, as a server receives them)', () => {
+  const routed = (extra: Partial<RoutedChat> = {}): RoutedChat => ({
+    request: { messages: [{ role: 'system', content: 'client system' }, { role: 'user', content: 'hello' }] },
+    channel: 'serve:test',
+    sender: '127.0.0.1',
+    ...extra,
+  });
+
+  it('sends the client messages as they are, falls back, and audits under a request id outside any conversation', async () => {
+    const ollama = new FakeModelProvider('ollama', [{ error: 'unavailable' }]);
+    const openai = new FakeModelProvider('openai', [{ answer: 'hi there' }]);
+    const { gateway, memory } = setup({ ollama, openai }, { fallback: ['openai'] });
+    const answer = await gateway.chat(routed({ request: { model: 'llama3', messages: routed().request.messages, options: { seed: 1 } }, requestId: 'req-1' }));
+    assert.equal(answer.text, 'hi there');
+    assert.equal(answer.metadata.providerUsed, 'openai');
+    assert.deepEqual(answer.metadata.fallbackFrom, ['ollama']);
+    assert.equal(answer.replyTarget, undefined);
+    assert.equal(ollama.requests[0]?.model, 'llama3', 'the first provider gets the requested model');
+    assert.equal(openai.requests[0]?.model, undefined, 'a fallback uses its configured model');
+    assert.deepEqual(openai.requests[0]?.options, { seed: 1 });
+    assert.deepEqual(openai.requests[0]?.messages, routed().request.messages);
+    assert.deepEqual(memory.conversations(), [], 'nothing stored without a conversation');
+    const audit = memory.listAudit({ conversationId: 'req-1' });
+    assert.deepEqual(audit.map((r) => [r.provider, r.outcome, r.channel, r.sender]), [
+      ['ollama', 'unavailable', 'serve:test', '127.0.0.1'],
+      ['openai', 'ok', 'serve:test', '127.0.0.1'],
+    ]);
+  });
+
+  it('with a conversation, puts remembered history after the client system messages and stores the exchange', async () => {
+    const ollama = new FakeModelProvider('ollama', [{ answer: 'one' }, { chunks: ['t', 'wo'] }]);
+    const { gateway, memory } = setup({ ollama });
+    await gateway.chat(routed({ conversationId: 'c1' }));
+    const events = await collect(gateway.chatStream(routed({ conversationId: 'c1', request: { messages: [{ role: 'user', content: 'again' }] } })));
+    assert.equal(chunkText(events), 'two');
+    assert.deepEqual(ollama.requests[0]?.messages, routed().request.messages);
+    assert.deepEqual(ollama.requests[1]?.messages, [
+      { role: 'user', content: 'hello' },
+      { role: 'assistant', content: 'one' },
+      { role: 'user', content: 'again' },
+    ]);
+    assert.deepEqual(memory.history('c1', 10).map((m) => m.content), ['hello', 'one', 'again', 'two']);
+    const done = events.at(-1);
+    assert.ok(done?.type === 'done' && done.message.replyTarget === 'c1');
+  });
+
+  it('a stream cut mid-answer reaches the caller as the provider error, audited, with nothing stored outside a conversation', async () => {
+    const ollama = new FakeModelProvider('ollama', [{ chunks: ['par', 'tial'], failWith: 'connection_lost' }]);
+    const { gateway, memory } = setup({ ollama });
+    const seen: string[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const e of gateway.chatStream(routed({ requestId: 'r2' }))) if (e.type === 'chunk') seen.push(e.chunk.content);
+      })(),
+      (e: unknown) => e instanceof ProviderError && e.code === 'connection_lost',
+    );
+    assert.deepEqual(seen, ['par', 'tial']);
+    assert.deepEqual(memory.conversations(), []);
+    assert.deepEqual(memory.listAudit({ conversationId: 'r2' }).map((r) => r.outcome), ['connection_lost']);
+  });
+
+  it('rejects a request without messages, channel or sender', async () => {
+    const { gateway } = setup({ ollama: new FakeModelProvider('ollama', []) });
+    await assert.rejects(gateway.chat(routed({ request: { messages: [] } })), UsageError);
+    await assert.rejects(gateway.chat(routed({ channel: '' })), UsageError);
+    await assert.rejects(gateway.chat(routed({ sender: ' ' })), UsageError);
   });
 });
 

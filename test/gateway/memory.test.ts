@@ -503,6 +503,45 @@ describe('SqliteMemory under concurrency and failure', () => {
     assert.deepEqual(readFileSync(file), before, 'the file was not touched');
   });
 
+  it('a new database in a directory this user cannot write is a "readonly" MemoryError naming the directory', { timeout: 60_000 }, async () => {
+    // Root ignores directory modes, so as root the open runs in a child process as "nobody".
+    const roDir = join(dir.path, 'ro-new');
+    mkdirSync(roDir);
+    const file = join(roDir, 'memory.db');
+    chmodSync(dir.path, 0o755);
+    chmodSync(roDir, 0o555);
+    let outcome: { ok: boolean; memoryError?: boolean; code?: string; file?: string; message?: string };
+    try {
+      if (process.getuid?.() === 0) {
+        const child = runChild(['probe', file], { uid: 65534, gid: 65534 });
+        let out = '';
+        let err = '';
+        child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+        const result = await exited(child);
+        assert.equal(result.code, 0, err);
+        outcome = JSON.parse(out.trim()) as typeof outcome;
+      } else {
+        try {
+          SqliteMemory.open(file).close();
+          outcome = { ok: true };
+        } catch (error) {
+          const e = error as MemoryError;
+          outcome = { ok: false, memoryError: error instanceof MemoryError, code: e.code, file: e.file, message: e.message };
+        }
+      }
+    } finally {
+      chmodSync(roDir, 0o700);
+    }
+    assert.equal(outcome.ok, false);
+    assert.equal(outcome.memoryError, true);
+    assert.equal(outcome.code, 'readonly');
+    assert.equal(outcome.file, file);
+    assert.ok(outcome.message?.includes(`directory ${roDir}`), outcome.message);
+    assert.ok(!/check that its directory exists/.test(outcome.message ?? ''), outcome.message);
+    assert.equal(existsSync(file), false);
+  });
+
   it('a file that is not a database gives a "corrupt" MemoryError naming it at open, and is left alone', () => {
     const file = join(dir.path, 'garbage.db');
     const text = 'this is not an SQLite database\n'.repeat(200);

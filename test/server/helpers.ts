@@ -8,7 +8,7 @@ import { parseServerSection } from '../../src/config/server.js';
 import type { OmegaConfig } from '../../src/config/types.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { Logger } from '../../src/core/logger.js';
-import type { Provider } from '../../src/core/types.js';
+import type { ModelProvider } from '../../src/core/types.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import type { SqliteMemory } from '../../src/gateway/memory/sqlite.js';
 import { ServerGateway } from '../../src/server/gateway-adapter.js';
@@ -29,7 +29,7 @@ export interface TestServer {
 export interface StartOptions {
   config: OmegaConfig;
   server?: Partial<ServerConfig>;
-  providers?: Record<string, Provider>;
+  providers?: Record<string, ModelProvider>;
   memory?: SqliteMemory | null;
   logger?: Logger;
   /** Register `after(close)` (default true); pass false when starting from a `before` hook and close it yourself. */

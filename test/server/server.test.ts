@@ -229,7 +229,7 @@ describe('omega serve: faults', () => {
     plain.abort();
     await fake.waitFor(() => fake.requestsTo('/api/chat').length === 2 && fake.requestsTo('/api/chat')[1]!.closedEarly, 2000, 'the relayed request to be cancelled');
     await new Promise((r) => setTimeout(r, 50));
-    const relayed = memory.listAudit({ limit: 10 }).filter((r) => r.conversationId === '');
+    const relayed = memory.listAudit({ limit: 10 }).filter((r) => r.conversationId.startsWith('req-'));
     assert.equal(relayed.at(-1)?.outcome, 'aborted');
     assert.equal(relayed.at(-1)?.channel, 'serve:ollama');
     assert.equal(s.server.inFlightCount, 0);

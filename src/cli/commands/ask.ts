@@ -6,7 +6,7 @@ import { UsageError } from '../../core/errors.js';
 import type { IncomingMessage } from '../../gateway/gateway.js';
 import type { CliContext } from '../context.js';
 import { formatJson } from '../output.js';
-import { AnswerPrinter, formatStats, newConversationId, senderName } from '../render.js';
+import { AnswerPrinter, formatStats, newConversationId, senderName, showsThinking } from '../render.js';
 import { resolvePrompt } from '../stdin.js';
 
 /** Options of `omega ask` after parsing. */
@@ -18,6 +18,7 @@ interface AskOptions {
   json?: boolean;
   conversation?: string;
   think?: boolean;
+  showThinking?: boolean;
 }
 
 /** Builds the `ask` command. */
@@ -33,6 +34,7 @@ export function askCommand(ctx: CliContext): Command {
     .option('--conversation <id>', 'continue (and store into) this conversation; without it nothing is remembered')
     .option('--think', 'ask the model to think first; thinking is shown dimmed on stderr')
     .option('--no-think', 'ask a thinking model not to think')
+    .option('--show-thinking', 'show the reasoning a thinking model produces on its own (without asking it to think)')
     .addHelpText(
       'after',
       `
@@ -72,7 +74,7 @@ async function runAsk(ctx: CliContext, words: string[], options: AskOptions): Pr
     if (options.think !== undefined) message.think = options.think;
     ctx.logger.debug({ model: options.model, provider: options.provider, remember }, 'asking');
 
-    const printer = new AnswerPrinter(ctx);
+    const printer = new AnswerPrinter(ctx, { showThinking: showsThinking(options) });
     const answer = await ctx.interruptible(async (signal) => {
       if (options.json === true) {
         const out = await gateway.handle(message, { signal });

@@ -7,7 +7,7 @@ import type { Gateway, IncomingMessage } from '../../gateway/gateway.js';
 import type { CliContext } from '../context.js';
 import { EXIT, describeError, describeStack, scrub } from '../errors.js';
 import { collectModels, modelTable } from '../models.js';
-import { AnswerPrinter, formatStats, newConversationId, senderName } from '../render.js';
+import { AnswerPrinter, formatStats, newConversationId, senderName, showsThinking } from '../render.js';
 
 /** Options of `omega chat` after parsing. */
 interface ChatOptions {
@@ -16,6 +16,7 @@ interface ChatOptions {
   provider?: string;
   system?: string;
   think?: boolean;
+  showThinking?: boolean;
 }
 
 const HELP = `Commands:
@@ -66,8 +67,7 @@ class ChatSession {
   private currentModel(): string {
     if (this.model !== undefined) return this.model;
     try {
-      const model = (this.gateway.provider(this.providerName) as { model?: unknown }).model;
-      return typeof model === 'string' ? model : '(provider default)';
+      return this.gateway.provider(this.providerName).model ?? '(provider default)';
     } catch {
       return '(provider default)';
     }
@@ -242,7 +242,7 @@ class ChatSession {
   private async answer(text: string): Promise<void> {
     const controller = new AbortController();
     this.current = controller;
-    const printer = new AnswerPrinter(this.ctx);
+    const printer = new AnswerPrinter(this.ctx, { showThinking: showsThinking(this.options) });
     const message: IncomingMessage = {
       channel: 'cli',
       conversationId: this.conversationId,
@@ -286,6 +286,7 @@ export function chatCommand(ctx: CliContext): Command {
     .option('-s, --system <text>', 'system prompt instead of [omega] system_prompt')
     .option('--think', 'ask the model to think first; thinking is shown dimmed')
     .option('--no-think', 'ask a thinking model not to think')
+    .option('--show-thinking', 'show the reasoning a thinking model produces on its own (without asking it to think)')
     .addHelpText('after', `\n${HELP}\n\nWith piped input every line is one message, e.g.\n  printf 'Hi\\nWhat did I just say?\\n' | omega chat`)
     .action(async (options: ChatOptions) => {
       const gateway = ctx.openGateway({ memory: true });

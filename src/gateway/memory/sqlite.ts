@@ -12,7 +12,8 @@ import { MemoryError } from '../../core/errors.js';
 import type { MemoryErrorCode } from '../../core/errors.js';
 import { silentLogger } from '../../core/logger.js';
 import type { Logger } from '../../core/logger.js';
-import type { ChatMessage, MessageMetadata, Role, ToolCall } from '../../core/types.js';
+import type { ChatMessage, Role, ToolCall } from '../../core/types.js';
+import type { GatewayMetadata } from '../types.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations/index.js';
 import type { Migration } from './migrations/index.js';
 
@@ -43,7 +44,7 @@ export interface ExchangeInput {
   user: ChatMessage;
   assistant: ChatMessage;
   /** How the answer was produced; stored with the assistant message. */
-  metadata: MessageMetadata;
+  metadata: GatewayMetadata;
   /** The answer was cut short (cancelled or failed mid-stream). */
   interrupted?: boolean;
   /** An audit record written in the same transaction, so the trail and the history agree. */
@@ -85,7 +86,7 @@ export interface StoredMessage extends ChatMessage {
   /** ISO 8601. */
   createdAt: string;
   interrupted: boolean;
-  metadata?: MessageMetadata;
+  metadata?: GatewayMetadata;
 }
 
 /** One line of {@link SqliteMemory.conversations}. */
@@ -184,6 +185,26 @@ export function toMemoryError(error: unknown, file: string): MemoryError {
     );
   }
   return make('io', `The memory database ${file} failed: ${detail}.`);
+}
+
+/**
+ * A new database file needs a writable directory (SQLite also writes its journal there). Without
+ * this check SQLite's answer is a bare "cannot open", which reads like a missing directory.
+ */
+function checkDirectoryWritable(file: string): void {
+  const dir = dirname(file);
+  try {
+    accessSync(dir, fsConstants.W_OK | fsConstants.X_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw error;
+    throw new MemoryError({
+      code: 'readonly',
+      file,
+      message: `The memory database ${file} cannot be created because its directory ${dir} is read-only for this user; make the directory writable, or set [memory] db_path to a writable location.`,
+      cause: error,
+    });
+  }
 }
 
 function schemaError(file: string, message: string, cause?: unknown): MemoryError {
@@ -285,7 +306,7 @@ function toStored(row: MessageRow): StoredMessage {
   if (row.sender !== null) message.sender = row.sender;
   if (row.provider !== null) message.provider = row.provider;
   if (row.model !== null) message.model = row.model;
-  const metadata = parseJson<MessageMetadata>(row.metadata);
+  const metadata = parseJson<GatewayMetadata>(row.metadata);
   if (metadata !== undefined) message.metadata = metadata;
   return message;
 }
@@ -428,6 +449,7 @@ export class SqliteMemory {
           mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
           // SQLite quietly falls back to read-only when it cannot write the file; fail now instead.
           if (existsSync(file)) accessSync(file, fsConstants.R_OK | fsConstants.W_OK);
+          else checkDirectoryWritable(file);
         } catch (error) {
           throw toMemoryError(error, file);
         }
@@ -573,7 +595,7 @@ export class SqliteMemory {
       model?: string;
       createdAt: string;
       interrupted: boolean;
-      metadata?: MessageMetadata;
+      metadata?: GatewayMetadata;
     },
   ): void {
     this.stmts.insertMessage.run(

@@ -16,11 +16,11 @@ import type {
   Timeouts,
 } from '../../core/types.js';
 import { completeWithChat } from '../../core/types.js';
-import { ConfigError, ProviderError } from '../../core/errors.js';
+import { ProviderError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
-import type { OllamaConfig } from '../../config/types.js';
-import { DEFAULT_OLLAMA_URL, connectableOllamaUrl, parseOllamaHost } from '../../config/ollama-host.js';
+import type { OllamaConfig } from './spec.js';
+import { connectableOllamaUrl, resolveOllamaBaseUrl } from './base-url.js';
 import { HttpTransport, probe, readJsonObject, requestOk, resolveTimeouts } from '../../http/transport.js';
 import type { HttpResponse } from '../../http/transport.js';
 import { LineSplitter } from '../../http/ndjson.js';
@@ -40,16 +40,19 @@ import {
   toModelInfo,
   toRunningModel,
   toTimings,
+  toLogprobs,
   toToolCalls,
   toUsage,
 } from './wire.js';
 import type { ChatDefaults } from './wire.js';
 import { ChatStreamIterator } from './stream.js';
-import { OLLAMA_DEFAULT_TIMEOUTS } from './types.js';
+import { DEFAULT_OLLAMA_MODEL, OLLAMA_DEFAULT_TIMEOUTS } from './types.js';
 import type {
+  EmbedOptions,
   EmbedResult,
   ModelDetails,
   OllamaProviderOptions,
+  OllamaStatus,
   PullProgress,
   RunningModel,
   WireChatResponse,
@@ -58,8 +61,6 @@ import type {
   WireShowResponse,
 } from './types.js';
 
-/** Model used when neither the config nor the call names one. */
-export const DEFAULT_OLLAMA_MODEL = 'llama3';
 
 const JSON_HEADERS: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'omega' };
 const GET_HEADERS: Record<string, string> = { 'user-agent': 'omega' };
@@ -92,29 +93,9 @@ export class OllamaProvider implements ModelProvider {
   private readonly showCache = new Map<string, WireShowResponse>();
 
   constructor(opts: OllamaProviderOptions = {}) {
-    const env = opts.env ?? process.env;
-    let raw: string;
-    let source: 'default' | 'config' | 'env';
-    if (opts.baseUrl !== undefined && opts.baseUrl.trim() !== '') {
-      const given = opts.baseUrl.trim();
-      // A bare host[:port] is read the way OLLAMA_HOST is, instead of as a URL scheme.
-      raw = given.includes('://') ? given : parseOllamaHost(given);
-      source = opts.baseUrlSource ?? 'config';
-    } else if (env.OLLAMA_HOST !== undefined && env.OLLAMA_HOST.trim() !== '') {
-      raw = parseOllamaHost(env.OLLAMA_HOST);
-      source = 'env';
-    } else {
-      raw = DEFAULT_OLLAMA_URL;
-      source = 'default';
-    }
-    const url = new URL(connectableOllamaUrl(raw));
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new ConfigError({
-        key: source === 'env' ? 'OLLAMA_HOST' : 'provider.ollama.base_url',
-        expected: 'an http:// or https:// URL',
-        message: `The Ollama address ${url.href} is not http or https; use a value like ${DEFAULT_OLLAMA_URL}.`,
-      });
-    }
+    const resolved = resolveOllamaBaseUrl({ value: opts.baseUrl, env: opts.env });
+    const url = new URL(connectableOllamaUrl(resolved.url));
+    const source = resolved.source === 'config' ? (opts.baseUrlSource ?? 'config') : resolved.source;
     this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.baseUrl = this.origin + this.basePath;
@@ -206,6 +187,7 @@ export class OllamaProvider implements ModelProvider {
     // Ollama aggregates the stream server-side; without `done` it ended early (its repeat guard).
     if (res.done !== true) out.doneReason = 'incomplete';
     else if (typeof res.done_reason === 'string' && res.done_reason !== '') out.doneReason = res.done_reason;
+    if (Array.isArray(res.logprobs) && res.logprobs.length > 0) out.logprobs = toLogprobs(res.logprobs);
     return out;
   }
 
@@ -230,6 +212,19 @@ export class OllamaProvider implements ModelProvider {
     return res.version;
   }
 
+  /**
+   * `/api/status` (Ollama 0.16.2 and later): whether this server may run cloud models. Older
+   * servers have no such endpoint: that is a `protocol` error saying so.
+   */
+  async status(options?: CallOptions): Promise<OllamaStatus> {
+    const res = await this.json<{ cloud?: { disabled?: unknown; source?: unknown } }>('GET', '/api/status', undefined, options);
+    const cloud = res.cloud;
+    if (typeof cloud !== 'object' || cloud === null || typeof cloud.disabled !== 'boolean') {
+      throw protocolError('no "cloud.disabled" field', this.ctx('GET', '/api/status'));
+    }
+    return { cloud: { disabled: cloud.disabled, source: typeof cloud.source === 'string' ? cloud.source : 'none' } };
+  }
+
   /** Models currently loaded in memory, with when they will be unloaded. */
   async ps(options?: CallOptions): Promise<RunningModel[]> {
     const res = await this.json<{ models?: WireRunningModel[] | null }>('GET', '/api/ps', undefined, options);
@@ -245,13 +240,10 @@ export class OllamaProvider implements ModelProvider {
   }
 
   /** Embeddings of one input or several, from `/api/embed`. */
-  async embed(
-    model: string,
-    input: string | string[],
-    options?: CallOptions & { truncate?: boolean; keepAlive?: string | number },
-  ): Promise<EmbedResult> {
+  async embed(model: string, input: string | string[], options?: CallOptions & EmbedOptions): Promise<EmbedResult> {
     const body: Record<string, unknown> = { model, input };
     if (options?.truncate !== undefined) body.truncate = options.truncate;
+    if (options?.dimensions !== undefined) body.dimensions = options.dimensions;
     const keepAlive = options?.keepAlive ?? this.keepAlive;
     if (keepAlive !== undefined) body.keep_alive = keepAlive;
     const res = await this.json<{

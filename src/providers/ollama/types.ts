@@ -1,6 +1,7 @@
 /**
  * Public shapes of the Ollama provider beyond the shared contract, and the wire shapes of
- * Ollama 0.9.6's JSON (snake_case, every metric optional).
+ * Ollama's JSON from 0.9.6 to 0.17.4 (snake_case, every metric optional; fields newer servers
+ * add are optional too).
  */
 import type { GenerationOptions, Timeouts } from '../../core/types.js';
 import type { Logger } from '../../core/logger.js';
@@ -29,6 +30,9 @@ export interface OllamaProviderOptions {
   connect?: Connector;
 }
 
+/** Model used when neither the config nor the call names one. */
+export const DEFAULT_OLLAMA_MODEL = 'llama3';
+
 /** The default phase timeouts: connect 5 s, load 10 min, idle 2 min, no overall limit. */
 export const OLLAMA_DEFAULT_TIMEOUTS: Readonly<Timeouts> = Object.freeze({
   connectMs: 5_000,
@@ -51,6 +55,8 @@ export interface RunningModel {
   family?: string;
   parameterSize?: string;
   quantization?: string;
+  /** The context the server allocated for it, in tokens (Ollama 0.10 and later). */
+  contextLength?: number;
 }
 
 /** What `/api/show` says about a model. */
@@ -69,6 +75,28 @@ export interface ModelDetails {
   parameters?: string;
   /** The GGUF key/value metadata. */
   modelInfo: Record<string, unknown>;
+  /** For a cloud model (Ollama 0.12 and later): the host it runs on, e.g. `https://ollama.com:443`. */
+  remoteHost?: string;
+  /** For a cloud model: its name on {@link remoteHost}. */
+  remoteModel?: string;
+}
+
+/** `/api/status` (Ollama 0.16.2 and later): whether this server may run cloud models. */
+export interface OllamaStatus {
+  cloud: {
+    disabled: boolean;
+    /** What disabled it: `none`, `env` (`OLLAMA_NO_CLOUD`), `config` (`~/.ollama/server.json`) or `both`. */
+    source: string;
+  };
+}
+
+/** Options of `embed()` beyond the call options. */
+export interface EmbedOptions {
+  /** Drop the end of an input longer than the model's context (the server's default) or fail. */
+  truncate?: boolean;
+  keepAlive?: string | number;
+  /** Shorten each vector to this many dimensions, re-normalised (Ollama 0.11.11 and later). */
+  dimensions?: number;
 }
 
 /** Result of `embed()`. */
@@ -91,7 +119,7 @@ export interface PullProgress {
   completed?: number;
 }
 
-// ---- wire shapes (Ollama 0.9.6) -------------------------------------------------------------
+// ---- wire shapes (Ollama 0.9.6 to 0.17.4) -------------------------------------------------------------
 
 /** A tool call as Ollama sends it: no id or type in 0.9.6, `index` omitted for the first. */
 export interface WireToolCall {
@@ -120,6 +148,14 @@ export interface WireMetrics {
   eval_duration?: number;
 }
 
+/** One token's log probability (Ollama 0.12.11 and later). */
+export interface WireLogprob {
+  token?: string;
+  logprob?: number;
+  bytes?: number[];
+  top_logprobs?: WireLogprob[];
+}
+
 /** One line of a streamed `/api/chat` response, or the whole non-streamed one. */
 export interface WireChatResponse extends WireMetrics {
   model?: string;
@@ -128,6 +164,9 @@ export interface WireChatResponse extends WireMetrics {
   done?: boolean;
   done_reason?: string;
   error?: unknown;
+  logprobs?: WireLogprob[] | null;
+  remote_model?: string;
+  remote_host?: string;
 }
 
 /** `api.ModelDetails`. */
@@ -148,6 +187,8 @@ export interface WireListModel {
   size?: number;
   digest?: string;
   details?: WireModelDetails;
+  remote_model?: string;
+  remote_host?: string;
 }
 
 /** An entry of `/api/ps`. */
@@ -159,6 +200,7 @@ export interface WireRunningModel {
   digest?: string;
   details?: WireModelDetails;
   expires_at?: string;
+  context_length?: number;
 }
 
 /** `/api/show`'s response (the parts Omega reads). */
@@ -168,4 +210,6 @@ export interface WireShowResponse {
   details?: WireModelDetails;
   model_info?: Record<string, unknown>;
   capabilities?: string[];
+  remote_model?: string;
+  remote_host?: string;
 }

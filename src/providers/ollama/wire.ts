@@ -12,6 +12,8 @@ import type {
   ModelCapabilities,
   ModelInfo,
   Timings,
+  TokenAlternative,
+  TokenLogprob,
   ToolCall,
   Usage,
 } from '../../core/types.js';
@@ -21,6 +23,7 @@ import type {
   RunningModel,
   WireChatResponse,
   WireListModel,
+  WireLogprob,
   WireMessage,
   WireMetrics,
   WireRunningModel,
@@ -81,6 +84,11 @@ export function buildChatBody(request: ChatRequest, defaults: ChatDefaults, stre
   if (request.tools !== undefined && request.tools.length > 0) body.tools = request.tools;
   if (request.format !== undefined) body.format = request.format;
   if (request.think !== undefined) body.think = request.think;
+  // Sent only when set: 0.9.6 ignores these fields, newer servers default both to true.
+  if (request.truncate !== undefined) body.truncate = request.truncate;
+  if (request.shift !== undefined) body.shift = request.shift;
+  if (request.logprobs !== undefined) body.logprobs = request.logprobs;
+  if (request.topLogprobs !== undefined) body.top_logprobs = request.topLogprobs;
   const options = mergeOptions(defaults.options, request.options);
   if (options !== undefined) body.options = options;
   const keepAlive = request.keepAlive ?? defaults.keepAlive;
@@ -127,6 +135,28 @@ function toArguments(args: unknown): Record<string, unknown> {
     }
   }
   return {};
+}
+
+/** Ollama's log probabilities as {@link TokenLogprob}s; entries without a token or number are dropped. */
+export function toLogprobs(list: readonly WireLogprob[]): TokenLogprob[] {
+  const out: TokenLogprob[] = [];
+  for (const w of list) {
+    const alt = toAlternative(w);
+    if (alt === undefined) continue;
+    const lp: TokenLogprob = alt;
+    if (Array.isArray(w.top_logprobs)) {
+      lp.topLogprobs = w.top_logprobs.map(toAlternative).filter((a): a is TokenAlternative => a !== undefined);
+    }
+    out.push(lp);
+  }
+  return out;
+}
+
+function toAlternative(w: WireLogprob | null | undefined): TokenAlternative | undefined {
+  if (w === null || w === undefined || typeof w.token !== 'string' || typeof w.logprob !== 'number') return undefined;
+  const alt: TokenAlternative = { token: w.token, logprob: w.logprob };
+  if (Array.isArray(w.bytes)) alt.bytes = w.bytes;
+  return alt;
 }
 
 /** Token counts from Ollama's metrics. */
@@ -177,6 +207,7 @@ export function toChunk(w: WireChatResponse, model: string): ChatChunk {
       chunk.toolCalls = toToolCalls(m.tool_calls);
     }
   }
+  if (Array.isArray(w.logprobs) && w.logprobs.length > 0) chunk.logprobs = toLogprobs(w.logprobs);
   if (done) {
     if (typeof w.done_reason === 'string' && w.done_reason !== '') chunk.doneReason = w.done_reason;
     chunk.usage = toUsage(w);
@@ -202,6 +233,8 @@ export function toCapabilities(caps: readonly string[] | undefined): ModelCapabi
     embeddings: caps.includes('embedding'),
     streaming: true,
     thinking: caps.includes('thinking'),
+    // Only when present, so capability objects of other models keep their shape.
+    ...(caps.includes('image') ? { imageGeneration: true } : {}),
   };
 }
 
@@ -225,6 +258,14 @@ export function toModelInfo(tag: WireListModel, show: WireShowResponse | undefin
     pricing: null,
     local: true,
   };
+  // A cloud model is a local name for a model that runs elsewhere (Ollama 0.12 and later).
+  const remoteHost = nonEmptyString(tag.remote_host) ?? nonEmptyString(show?.remote_host);
+  const remoteModel = nonEmptyString(tag.remote_model) ?? nonEmptyString(show?.remote_model);
+  if (remoteHost !== undefined || remoteModel !== undefined) {
+    info.local = false;
+    if (remoteHost !== undefined) info.remoteHost = remoteHost;
+    if (remoteModel !== undefined) info.remoteModel = remoteModel;
+  }
   const ctx = contextWindowOf(show?.model_info);
   if (ctx !== undefined) info.contextWindow = ctx;
   if (typeof tag.size === 'number') info.sizeBytes = tag.size;
@@ -248,7 +289,15 @@ export function toModelDetails(name: string, show: WireShowResponse): ModelDetai
   if (d?.quantization_level) out.quantization = d.quantization_level;
   if (typeof show.template === 'string') out.template = show.template;
   if (typeof show.parameters === 'string') out.parameters = show.parameters;
+  const remoteHost = nonEmptyString(show.remote_host);
+  const remoteModel = nonEmptyString(show.remote_model);
+  if (remoteHost !== undefined) out.remoteHost = remoteHost;
+  if (remoteModel !== undefined) out.remoteModel = remoteModel;
   return out;
+}
+
+function nonEmptyString(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 /** An `/api/ps` entry as a {@link RunningModel}. */
@@ -265,6 +314,7 @@ export function toRunningModel(w: WireRunningModel): RunningModel {
   if (d?.family) out.family = d.family;
   if (d?.parameter_size) out.parameterSize = d.parameter_size;
   if (d?.quantization_level) out.quantization = d.quantization_level;
+  if (typeof w.context_length === 'number' && w.context_length > 0) out.contextLength = w.context_length;
   return out;
 }
 
