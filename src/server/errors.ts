@@ -56,7 +56,8 @@ export interface ClientError {
 
 /**
  * Maps any thrown value to what the client sees; never leaks a secret or a stack. On the Ollama
- * front end an error from the Ollama provider keeps Ollama's own words, as its clients expect.
+ * front end an error the Ollama server answered keeps Ollama's own status and words, as its
+ * clients expect; everything else follows {@link STATUS_BY_CODE}.
  */
 export function clientError(error: unknown, frontEnd?: FrontEnd): ClientError {
   if (error instanceof HttpError) {
@@ -65,8 +66,11 @@ export function clientError(error: unknown, frontEnd?: FrontEnd): ClientError {
     return out;
   }
   if (error instanceof ProviderError) {
-    const own = frontEnd === 'ollama' && error.provider === 'ollama' && error.providerMessage !== undefined && error.providerMessage !== '';
-    const out: ClientError = { status: STATUS_BY_CODE[error.code], code: error.code, message: redactSecrets(own ? (error.providerMessage as string) : error.message) };
+    // Ollama's clients get an error Ollama itself answered as Ollama sent it: its status, its words.
+    const fromOllama = frontEnd === 'ollama' && error.provider === 'ollama';
+    const own = fromOllama && error.providerMessage !== undefined && error.providerMessage !== '';
+    const status = fromOllama && error.status !== undefined && error.status >= 400 ? error.status : STATUS_BY_CODE[error.code];
+    const out: ClientError = { status, code: error.code, message: redactSecrets(own ? (error.providerMessage as string) : error.message) };
     if (error.retryAfterMs !== undefined) out.retryAfterMs = error.retryAfterMs;
     return out;
   }
