@@ -1,16 +1,14 @@
 /**
  * The `[server]` section of config.toml, read for `omega serve`.
  *
- * Kept apart from load.ts so the loader needs little to adopt it: `'server'` among the known
- * top-level tables, `...schemaKeys('server', SERVER_SCHEMA)` in `KNOWN_CONFIG_KEYS`, and
- * `server: parseServerSection(doc.server, { file, env, home })` in the loaded config. Until
- * then {@link loadServerConfig} reads the section from the config file itself. Bearer tokens come
- * only from the environment or a file, never from config.toml itself, and never reach a message.
+ * The loader calls {@link parseServerSection} for the `[server]` table. Unlike other tables an
+ * unknown key here is an error, not a warning: a mistyped security setting must not be ignored.
+ * Bearer tokens come only from the environment or a file, never from config.toml itself, and
+ * never reach a message.
  */
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { parse as parseToml } from 'smol-toml';
 import { ConfigError } from '../core/errors.js';
 import type { TableSchema } from './schema.js';
 
@@ -37,6 +35,8 @@ export interface ServerConfig {
   tokens: string[];
   /** Where the tokens came from, for messages that must not show them. */
   tokensSource: 'none' | 'env' | 'file';
+  /** `tokens_file`, resolved; read by {@link readServerTokens} when the server starts. */
+  tokensFile?: string;
   /** Origins allowed by CORS; empty turns CORS off. `*` allows any origin. */
   corsOrigins: string[];
   bodyLimitBytes: number;
@@ -64,6 +64,11 @@ export interface ServerSectionOptions {
   file?: string;
   env?: NodeJS.ProcessEnv;
   home?: string;
+  /**
+   * Read the tokens now (default). The config loader passes `false`: every command loads the
+   * config, and only `omega serve` needs the token file, so a missing one fails only there.
+   */
+  readTokens?: boolean;
 }
 
 function where(file: string | undefined): string {
@@ -123,7 +128,6 @@ export function splitTokens(text: string): string[] {
 
 /** Validates the `[server]` table (`undefined` when absent) and applies every default. */
 export function parseServerSection(table: unknown, opts: ServerSectionOptions = {}): ServerConfig {
-  const env = opts.env ?? process.env;
   const t: Record<string, unknown> = table === undefined ? {} : (table as Record<string, unknown>);
   if (typeof table !== 'undefined' && (typeof table !== 'object' || table === null || Array.isArray(table))) {
     throw fail('', `[server] in ${where(opts.file)} must be a table, not ${describe(table)}.`, opts, 'a table');
@@ -147,8 +151,7 @@ export function parseServerSection(table: unknown, opts: ServerSectionOptions = 
     listen = parseListen(t.listen, 'server.listen', opts.file);
   }
 
-  let tokens: string[] = [];
-  let tokensSource: ServerConfig['tokensSource'] = 'none';
+  let tokensFile: string | undefined;
   if (t.tokens_file !== undefined) {
     if (typeof t.tokens_file !== 'string' || t.tokens_file.trim() === '') {
       throw fail('tokens_file', `server.tokens_file must be a path, not ${describe(t.tokens_file)}.`, opts, 'a file path');
@@ -156,33 +159,7 @@ export function parseServerSection(table: unknown, opts: ServerSectionOptions = 
     const home = opts.home ?? homedir();
     const raw = t.tokens_file.trim();
     const expanded = raw === '~' ? home : raw.startsWith('~/') ? home + raw.slice(1) : raw;
-    const path = resolve(opts.file === undefined ? process.cwd() : dirname(resolve(opts.file)), expanded);
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (cause) {
-      const code = (cause as NodeJS.ErrnoException).code ?? 'an I/O error';
-      throw new ConfigError({
-        message: `Cannot read the server token file ${path} (${code}); create it with one token per line or fix server.tokens_file.`,
-        key: 'server.tokens_file',
-        ...(opts.file === undefined ? {} : { file: opts.file }),
-        cause,
-      });
-    }
-    tokens = splitTokens(text);
-    tokensSource = 'file';
-  }
-  const fromEnv = env[SERVER_TOKENS_ENV];
-  if (fromEnv !== undefined && fromEnv.trim() !== '') {
-    tokens = [...tokens, ...splitTokens(fromEnv)];
-    tokensSource = tokensSource === 'none' ? 'env' : tokensSource;
-  }
-  if (tokens.some((tok) => tok.length < 8)) {
-    throw new ConfigError({
-      message: `A server token from ${tokensSource === 'file' ? 'server.tokens_file' : SERVER_TOKENS_ENV} is shorter than 8 characters; use long random tokens (e.g. \`openssl rand -hex 24\`).`,
-      key: tokensSource === 'file' ? 'server.tokens_file' : SERVER_TOKENS_ENV,
-      ...(opts.file === undefined ? {} : { file: opts.file }),
-    });
+    tokensFile = resolve(opts.file === undefined ? process.cwd() : dirname(resolve(opts.file)), expanded);
   }
 
   let corsOrigins: string[] = [];
@@ -217,15 +194,47 @@ export function parseServerSection(table: unknown, opts: ServerSectionOptions = 
     }
   }
 
-  return { listen, tokens, tokensSource, corsOrigins, bodyLimitBytes, drainTimeoutMs, aliases };
+  const config: ServerConfig = { listen, tokens: [], tokensSource: 'none', corsOrigins, bodyLimitBytes, drainTimeoutMs, aliases };
+  if (tokensFile !== undefined) config.tokensFile = tokensFile;
+  return opts.readTokens === false ? config : readServerTokens(config, opts);
 }
 
 /**
- * `[server]` of `file` (defaults when there is no file or no section). A TOML syntax error is
- * left for the main loader to report, which reads the same file first.
+ * The section with its tokens: those in `tokensFile`, then those in `OMEGA_SERVER_TOKENS`.
+ * @throws ConfigError for an unreadable file or a token under 8 characters (never showing one).
  */
-export function loadServerConfig(file: string | undefined, opts: Omit<ServerSectionOptions, 'file'> = {}): ServerConfig {
-  if (file === undefined) return parseServerSection(undefined, opts);
-  const doc = parseToml(readFileSync(file, 'utf8').replace(/^\uFEFF/, '')) as Record<string, unknown>;
-  return parseServerSection(doc.server, { ...opts, file });
+export function readServerTokens(server: ServerConfig, opts: Pick<ServerSectionOptions, 'file' | 'env'> = {}): ServerConfig {
+  const env = opts.env ?? process.env;
+  let tokens: string[] = [];
+  let tokensSource: ServerConfig['tokensSource'] = 'none';
+  if (server.tokensFile !== undefined) {
+    const path = server.tokensFile;
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code ?? 'an I/O error';
+      throw new ConfigError({
+        message: `Cannot read the server token file ${path} (${code}); create it with one token per line or fix server.tokens_file.`,
+        key: 'server.tokens_file',
+        ...(opts.file === undefined ? {} : { file: opts.file }),
+        cause,
+      });
+    }
+    tokens = splitTokens(text);
+    tokensSource = 'file';
+  }
+  const fromEnv = env[SERVER_TOKENS_ENV];
+  if (fromEnv !== undefined && fromEnv.trim() !== '') {
+    tokens = [...tokens, ...splitTokens(fromEnv)];
+    tokensSource = tokensSource === 'none' ? 'env' : tokensSource;
+  }
+  if (tokens.some((tok) => tok.length < 8)) {
+    throw new ConfigError({
+      message: `A server token from ${tokensSource === 'file' ? 'server.tokens_file' : SERVER_TOKENS_ENV} is shorter than 8 characters; use long random tokens (e.g. \`openssl rand -hex 24\`).`,
+      key: tokensSource === 'file' ? 'server.tokens_file' : SERVER_TOKENS_ENV,
+      ...(opts.file === undefined ? {} : { file: opts.file }),
+    });
+  }
+  return { ...server, tokens, tokensSource };
 }

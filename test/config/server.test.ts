@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../src/core/errors.js';
-import { DEFAULT_BODY_LIMIT_BYTES, isLoopbackHost, loadServerConfig, parseListen, parseServerSection } from '../../src/config/server.js';
+import { DEFAULT_BODY_LIMIT_BYTES, isLoopbackHost, parseListen, parseServerSection } from '../../src/config/server.js';
+import { loadConfig } from '../../src/config/load.js';
 
 describe('[server] config', () => {
   test('defaults: loopback 11435, no tokens, CORS off, 32 MiB, 30 s drain', () => {
@@ -46,7 +47,7 @@ describe('[server] config', () => {
       assert.throws(() => parseServerSection(undefined, { env: { OMEGA_SERVER_TOKENS: 'short' } }), (e: unknown) => e instanceof ConfigError && /shorter than 8/.test(e.message) && !e.message.includes('short,'));
       assert.throws(() => parseServerSection({ tokens_file: 'missing' }, { file: join(dir, 'config.toml'), env: {} }), /Cannot read the server token file .*missing \(ENOENT\)/);
       writeFileSync(join(dir, 'config.toml'), '[server]\nlisten = "127.0.0.1:9999"\nbody_limit_mb = 1\ndrain_timeout = 2.5\ncors_origins = ["http://localhost:3000/"]\n\n[server.aliases]\n"gpt-4o-mini" = "ollama/llama3.2"\n');
-      const loaded = loadServerConfig(join(dir, 'config.toml'), { env: {} });
+      const loaded = loadConfig({ path: join(dir, 'config.toml'), env: {} }).config.server!;
       assert.deepEqual(loaded.listen, { host: '127.0.0.1', port: 9999 });
       assert.equal(loaded.bodyLimitBytes, 1024 * 1024);
       assert.equal(loaded.drainTimeoutMs, 2500);

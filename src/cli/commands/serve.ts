@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { pino } from 'pino';
-import { loadServerConfig, parseListen } from '../../config/server.js';
+import { parseListen, parseServerSection, readServerTokens } from '../../config/server.js';
 import type { ServerConfig } from '../../config/server.js';
 import { UsageError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
@@ -37,7 +37,8 @@ Tokens: OMEGA_SERVER_TOKENS or [server] tokens_file (required to listen off loop
     )
     .action(async (options: ServeOptions) => {
       const loaded = ctx.loadConfig();
-      const server: ServerConfig = loadServerConfig(loaded.file, { env: ctx.io.env, home: ctx.io.home });
+      const section = loaded.config.server ?? parseServerSection(undefined, { env: ctx.io.env, home: ctx.io.home, readTokens: false });
+      const server: ServerConfig = readServerTokens(section, { env: ctx.io.env, ...(loaded.file === undefined ? {} : { file: loaded.file }) });
       if (options.listen !== undefined) server.listen = parseListen(options.listen, '--listen');
       if (options.drainTimeout !== undefined) {
         const secs = Number(options.drainTimeout);

@@ -3,7 +3,7 @@
  */
 import { existsSync } from 'node:fs';
 import { Command } from 'commander';
-import { loadServerConfig } from '../../config/server.js';
+import { parseServerSection } from '../../config/server.js';
 import type { ListenAddress } from '../../config/server.js';
 import type { OllamaConfig, OmegaConfig, ProviderName } from '../../config/types.js';
 import type { ModelInfo } from '../../core/types.js';
@@ -255,7 +255,7 @@ export function statusCommand(ctx: CliContext): Command {
       try {
         const names = new Set<ProviderName>(enabledProviders(config));
         names.add(config.provider.default);
-        const url = serverUrl(loadServerConfig(ctx.configFile, { env: ctx.io.env, home: ctx.io.home }).listen);
+        const url = serverUrl((config.server ?? parseServerSection(undefined, { env: ctx.io.env, home: ctx.io.home, readTokens: false })).listen);
         const [providers, running] = await ctx.interruptible((signal) =>
           Promise.all([Promise.all([...names].map((name) => providerStatus(name, config, gateway, signal))), probeServer(url, signal)]),
         );
