@@ -96,7 +96,10 @@ describe('the real small model (Gemma 3 270M) through Omega and on the wire', { 
   });
 
   test('the same seed with temperature 0 gives the same text, streamed or not', SLOW, async () => {
-    const request: ChatRequest = { ...user('Once upon a time'), options: { num_predict: 6, temperature: 0, seed: 42 } };
+    // Each call starts from a freshly loaded model (keepAlive 0): with the prompt cached from an
+    // earlier call, 0.9.6 evaluates only its last token, and that different arithmetic path can
+    // flip a near-tie between two tokens even at temperature 0 (seen with the AVX2 build).
+    const request: ChatRequest = { ...user('Once upon a time'), options: { num_predict: 6, temperature: 0, seed: 42 }, keepAlive: 0 };
     const a = await provider.chat(request);
     const b = await provider.chat(request);
     let streamed = '';
