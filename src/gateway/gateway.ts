@@ -345,6 +345,51 @@ export class Gateway {
     return this.run(this.routedJob(routed), options, true);
   }
 
+  /**
+   * The context window a conversation's next answer would get and what fills it: for `omega
+   * chat`'s `/context`. Asks the provider for the window (for Ollama: `/api/show` and `/api/ps`,
+   * which load nothing).
+   */
+  async contextReport(
+    conversationId: string,
+    opts: { provider?: string; model?: string; systemPrompt?: string; signal?: AbortSignal } = {},
+  ): Promise<ContextReport> {
+    const name = nonEmpty(opts.provider) ? opts.provider : this.config.provider.default;
+    const provider = this.provider(name);
+    const model = nonEmpty(opts.model) ? opts.model : (this.attempt(name, provider, undefined).model ?? undefined);
+    const window = await this.windowOf(provider, model, opts.signal === undefined ? {} : { signal: opts.signal });
+    const { history, entries } = this.remembered(conversationId);
+    const systemPrompt = opts.systemPrompt ?? this.config.omega.systemPrompt;
+    const messages: ChatMessage[] = systemPrompt.trim() === '' ? [] : [{ role: 'system', content: systemPrompt }];
+    messages.push(...history);
+    const reserve = this.reserve({ messages }, window);
+    const key = `${name}/${model ?? ''}`;
+    // Fitted as if a new, empty message followed, so the count is what the history costs.
+    const probe: ChatMessage = { role: 'user', content: '' };
+    const fit = fitMessages([...messages, probe], {
+      budget: window === undefined ? Number.MAX_SAFE_INTEGER : Math.max(Math.floor(window.limit / 2), window.limit - reserve),
+      estimator: this.estimator,
+      model: key,
+      tokensOf: (m) => {
+        const stored = entries.get(m)?.tokens;
+        return stored?.source === 'server' ? stored.tokens : undefined;
+      },
+    });
+    const report: ContextReport = {
+      provider: name,
+      answerReserve: reserve,
+      historyMessages: history.length,
+      historySent: history.length - fit.leftOut,
+      promptTokens: fit.tokens - this.estimator.message(probe, key),
+      calibrated: this.estimator.isCalibrated(key),
+    };
+    if (model !== undefined) report.model = model;
+    if (window !== undefined) report.window = window;
+    const last = [...entries.values()].reverse().find((e) => e.metadata !== undefined)?.metadata;
+    if (last !== undefined) report.last = last;
+    return report;
+  }
+
   /** Closes the providers the gateway built (not injected ones) and the memory. */
   async close(): Promise<void> {
     const providers = [...this.built.values()];
