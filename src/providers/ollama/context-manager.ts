@@ -1,0 +1,286 @@
+/**
+ * What the Ollama provider knows about context windows and capabilities, per server and per
+ * model: the server's version (learned once), each model's `/api/show` facts (cached by digest),
+ * the window `context = "auto"` chose for each model (sticky), and a token estimator calibrated
+ * from the server's own counts. The provider asks it to prepare a request and to check an answer.
+ */
+import type { CallOptions, ChatRequest, ContextWindow, GenerationOptions } from '../../core/types.js';
+import type { Logger } from '../../core/logger.js';
+import { TokenEstimator } from '../../core/context-fit.js';
+import type { ProviderError } from '../../core/errors.js';
+import {
+  DEFAULT_MAX_CONTEXT,
+  SERVER_DEFAULT_CONTEXT,
+  TRUNCATE_FLAG_SINCE,
+  autoContext,
+  capabilityError,
+  embeddingCapabilityError,
+  looksTruncated,
+  overflowError,
+  requiredCapabilities,
+  versionAtLeast,
+} from './context.js';
+import type { ContextMode } from './context.js';
+import type { ModelDetails, RunningModel } from './types.js';
+
+/** How long a model name is trusted to point at the same digest before `/api/tags` is asked again. */
+const DIGEST_TTL_MS = 30_000;
+
+/** The calls the manager makes to the server, supplied by the provider. */
+export interface ContextApi {
+  version(options?: CallOptions): Promise<string>;
+  /** Installed models' names and digests (`/api/tags`). */
+  digests(options?: CallOptions): Promise<Map<string, string>>;
+  show(model: string, options?: CallOptions): Promise<ModelDetails>;
+  ps(options?: CallOptions): Promise<RunningModel[]>;
+}
+
+/** Options of {@link ContextManager}. */
+export interface ContextManagerOptions {
+  api: ContextApi;
+  logger: Logger;
+  /** `auto` sizes `num_ctx` to each prompt; `server` (the default) leaves the server's default. */
+  mode?: ContextMode;
+  /** The largest window `auto` chooses; {@link DEFAULT_MAX_CONTEXT} by default. */
+  maxContext?: number;
+  /** The provider's configured generation options (an explicit `num_ctx` there always wins). */
+  defaultOptions?: GenerationOptions;
+}
+
+/** A request made ready to send, with what is needed to judge its answer. */
+export interface PreparedChat {
+  request: ChatRequest;
+  model: string;
+  /** The window the server will use: the `num_ctx` sent, or what the model is believed to have. */
+  allocated: number;
+  /** The prompt's tokens as the caller or the estimator counted them. */
+  estimate: number;
+  /** Whether `num_ctx` came from the caller or the provider's options. */
+  explicit: boolean;
+  /** Whether the server refuses an oversized prompt (`truncate: false` sent). */
+  refuses: boolean;
+  trained?: number;
+}
+
+function normalize(name: string): string {
+  return name.includes(':') ? name : `${name}:latest`;
+}
+
+/** Per-server, per-model context and capability state of one {@link OllamaProvider}. */
+export class ContextManager {
+  /** Token estimates per model, calibrated from this server's prompt counts. */
+  readonly estimator = new TokenEstimator();
+  readonly mode: ContextMode;
+  readonly maxContext: number;
+  private readonly api: ContextApi;
+  private readonly logger: Logger;
+  private readonly defaultOptions: GenerationOptions | undefined;
+  private versionOnce: Promise<string | undefined> | undefined;
+  private readonly showByDigest = new Map<string, ModelDetails>();
+  private readonly digestOf = new Map<string, { digest: string; at: number }>();
+  /** The window `auto` chose per model: it only grows. */
+  private readonly sticky = new Map<string, number>();
+
+  constructor(opts: ContextManagerOptions) {
+    this.api = opts.api;
+    this.logger = opts.logger;
+    this.mode = opts.mode ?? 'server';
+    this.maxContext = opts.maxContext ?? DEFAULT_MAX_CONTEXT;
+    this.defaultOptions = opts.defaultOptions;
+  }
+
+  /** The server's version, asked once; undefined when it cannot be read (then nothing new is sent). */
+  async version(options?: CallOptions): Promise<string | undefined> {
+    this.versionOnce ??= this.api.version(options).catch((error: unknown) => {
+      // Asked again next time; the request itself meets (and reports) whatever went wrong.
+      this.versionOnce = undefined;
+      this.logger.debug({ err: (error as Error).message }, 'server version unknown');
+      return undefined;
+    });
+    return this.versionOnce;
+  }
+
+  /** Whether the server accepts `truncate: false` (Ollama 0.12.6 and later). */
+  async refusesOversized(options?: CallOptions): Promise<boolean> {
+    const version = await this.version(options);
+    return version !== undefined && versionAtLeast(version, TRUNCATE_FLAG_SINCE);
+  }
+
+  /**
+   * A model's `/api/show` facts, cached by digest (a digest names immutable content). The
+   * name-to-digest mapping is re-read after {@link DIGEST_TTL_MS}, so a re-pulled model is seen.
+   */
+  async details(model: string, options?: CallOptions): Promise<ModelDetails> {
+    const key = normalize(model);
+    let known = this.digestOf.get(key);
+    if (known === undefined || Date.now() - known.at > DIGEST_TTL_MS) {
+      const digests = await this.api.digests(options);
+      const now = Date.now();
+      for (const [name, digest] of digests) this.digestOf.set(normalize(name), { digest, at: now });
+      known = this.digestOf.get(key);
+    }
+    const cached = known === undefined ? undefined : this.showByDigest.get(known.digest);
+    if (cached !== undefined) return cached;
+    // Not listed (e.g. a cloud model without a local digest): /api/show says whether it exists.
+    const details = await this.api.show(model, options);
+    if (known !== undefined) this.showByDigest.set(known.digest, details);
+    return details;
+  }
+
+  /** The `num_ctx` the caller or the provider's options set, if any. */
+  private explicitContext(request: ChatRequest): number | undefined {
+    const asked = request.options?.num_ctx ?? this.defaultOptions?.num_ctx;
+    return typeof asked === 'number' && asked > 0 ? asked : undefined;
+  }
+
+  /** The loaded window of `model`, from `/api/ps` (Ollama 0.10 and later report it). */
+  private async loaded(model: string, options?: CallOptions): Promise<number | undefined> {
+    try {
+      const key = normalize(model);
+      const running = (await this.api.ps(options)).find((m) => normalize(m.name) === key || normalize(m.model) === key);
+      return running?.contextLength;
+    } catch (error) {
+      if (options?.signal?.aborted === true) throw error;
+      return undefined;
+    }
+  }
+
+  /** The window the next request for `model` gets: see {@link ContextWindow}. */
+  async windowFor(model: string, options?: CallOptions): Promise<ContextWindow> {
+    const answerTokens = this.defaultOptions?.num_predict;
+    const extra = typeof answerTokens === 'number' && answerTokens > 0 ? { answerTokens } : {};
+    const explicit = this.explicitContext({ messages: [] });
+    if (explicit !== undefined) return { tokens: explicit, limit: explicit, source: 'options', ...extra };
+    const details = await this.details(model, options);
+    const trained = details.contextWindow;
+    const withTrained = trained === undefined ? {} : { trained };
+    const cap = (n: number): number => (trained === undefined ? n : Math.min(n, trained));
+    const sticky = this.sticky.get(normalize(model));
+    const loaded = sticky === undefined ? await this.loaded(model, options) : undefined;
+    if (this.mode === 'auto') {
+      const limit = cap(this.maxContext);
+      const tokens = sticky ?? loaded ?? cap(SERVER_DEFAULT_CONTEXT);
+      return { tokens, limit: Math.max(limit, tokens), source: 'auto', ...withTrained, ...extra };
+    }
+    if (loaded !== undefined) return { tokens: loaded, limit: loaded, source: 'loaded', ...withTrained, ...extra };
+    const fallback = cap(SERVER_DEFAULT_CONTEXT);
+    return { tokens: fallback, limit: fallback, source: 'server-default', ...withTrained, ...extra };
+  }
+
+  /**
+   * Checks what the request needs against the model's capabilities (before anything loads),
+   * sets `truncate: false` where the server can refuse, and sizes `num_ctx` under `auto`.
+   */
+  async prepare(request: ChatRequest, model: string, options?: CallOptions): Promise<PreparedChat> {
+    const needs = requiredCapabilities(request);
+    const explicit = this.explicitContext(request);
+    const sizing = this.mode === 'auto' && explicit === undefined;
+    let details: ModelDetails | undefined;
+    if (needs.length > 0 || sizing) {
+      try {
+        details = await this.details(model, options);
+      } catch (error) {
+        // A missing model or a down server is for the chat call itself to report, in its words.
+        if (options?.signal?.aborted === true) throw error;
+        this.logger.debug({ model, err: (error as Error).message }, 'model details unavailable; no capability check');
+      }
+    }
+    const refusal = details === undefined ? undefined : capabilityError(model, details.capabilities, needs);
+    if (refusal !== undefined) throw refusal;
+
+    const out: ChatRequest = { ...request };
+    const refuses = await this.refusesOversized(options);
+    if (refuses && request.truncate === undefined) out.truncate = false;
+    const estimate = request.promptTokens ?? this.estimator.prompt(request.messages, model);
+    const trained = details?.contextWindow;
+    const prepared: PreparedChat = { request: out, model, allocated: SERVER_DEFAULT_CONTEXT, estimate, explicit: explicit !== undefined, refuses };
+    if (trained !== undefined) prepared.trained = trained;
+    if (explicit !== undefined) {
+      prepared.allocated = explicit;
+      return prepared;
+    }
+    const key = normalize(model);
+    if (sizing) {
+      const reserve = this.answerReserve(request);
+      const limit = Math.min(this.maxContext, trained ?? Infinity);
+      let current = this.sticky.get(key);
+      if (current === undefined) current = await this.loaded(model, options);
+      const size = autoContext(estimate + reserve, current, limit);
+      if (size !== undefined) {
+        if (size !== this.sticky.get(key)) {
+          this.logger.info({ model, num_ctx: size, was: current ?? null, estimate }, 'sizing the context window (num_ctx) to the conversation');
+        }
+        this.sticky.set(key, size);
+        out.options = { ...request.options, num_ctx: size };
+        prepared.allocated = size;
+      } else if (current !== undefined) {
+        prepared.allocated = current;
+      }
+      return prepared;
+    }
+    // `server`: the window is whatever the server gives; worth asking only when it matters.
+    if (estimate > SERVER_DEFAULT_CONTEXT) prepared.allocated = (await this.loaded(model, options)) ?? SERVER_DEFAULT_CONTEXT;
+    return prepared;
+  }
+
+  private answerReserve(request: ChatRequest): number {
+    const asked = request.options?.num_predict ?? this.defaultOptions?.num_predict;
+    return typeof asked === 'number' && asked > 0 ? asked : 1024;
+  }
+
+  /**
+   * Judges an answer: on a server that cannot refuse an oversized prompt, whether it cut this one
+   * (then a warning is logged and nothing is learned from the count); otherwise the count
+   * calibrates the estimator.
+   */
+  settle(prepared: PreparedChat, promptEvalCount: number | undefined): { truncated: boolean } {
+    if (promptEvalCount === undefined) return { truncated: false };
+    const truncated =
+      prepared.request.truncate !== false &&
+      looksTruncated({
+        promptEvalCount,
+        allocated: prepared.allocated,
+        estimate: prepared.estimate,
+        calibrated: this.estimator.isCalibrated(prepared.model),
+      });
+    if (truncated) {
+      this.logger.warn(
+        { model: prepared.model, promptEvalCount, contextLength: prepared.allocated, estimate: prepared.estimate },
+        'the server cut the prompt to its context window without an error; the answer saw only part of it',
+      );
+      return { truncated };
+    }
+    this.estimator.observe(prepared.model, prepared.request.messages, promptEvalCount);
+    return { truncated };
+  }
+
+  /** A `context_overflow` from the server, with the numbers and what to do. */
+  overflow(prepared: PreparedChat, error: ProviderError): ProviderError {
+    return overflowError(
+      {
+        model: prepared.model,
+        contextLength: prepared.allocated,
+        promptTokens: prepared.estimate,
+        mode: this.mode,
+        limit: Math.min(this.maxContext, prepared.trained ?? Infinity),
+        explicit: prepared.explicit,
+        ...(prepared.trained === undefined ? {} : { trained: prepared.trained }),
+      },
+      error,
+      error.providerMessage,
+    );
+  }
+
+  /** Refuses embeddings from a model that is not an embedding model, before it loads. */
+  async checkEmbedding(model: string, options?: CallOptions): Promise<void> {
+    let details: ModelDetails;
+    try {
+      details = await this.details(model, options);
+    } catch (error) {
+      if (options?.signal?.aborted === true) throw error;
+      return;
+    }
+    const refusal = embeddingCapabilityError(model, details.capabilities);
+    if (refusal !== undefined) throw refusal;
+  }
+}
