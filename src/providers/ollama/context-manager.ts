@@ -23,6 +23,12 @@ import {
 import type { ContextMode } from './context.js';
 import type { ModelDetails, RunningModel } from './types.js';
 
+/**
+ * How far an uncalibrated estimate may exceed a window before the prompt is refused unsent: the
+ * default ratio errs high by about this much on English text.
+ */
+const UNCALIBRATED_MARGIN = 1.25;
+
 /** How long a model name is trusted to point at the same digest before `/api/tags` is asked again. */
 const DIGEST_TTL_MS = 30_000;
 
@@ -205,6 +211,11 @@ export class ContextManager {
       const limit = Math.min(this.maxContext, trained ?? Infinity);
       let current = this.sticky.get(key);
       if (current === undefined) current = await this.loaded(model, options);
+      // A server that cannot refuse would cut the prompt: refuse here when it surely cannot fit.
+      const margin = this.estimator.isCalibrated(model) ? 1 : UNCALIBRATED_MARGIN;
+      if (!refuses && estimate > Math.max(limit, current ?? 0) * margin) {
+        throw this.overflow({ ...prepared, allocated: Math.max(limit, current ?? 0) });
+      }
       const size = autoContext(estimate + reserve, current, limit);
       if (size !== undefined) {
         if (size !== this.sticky.get(key)) {
@@ -255,7 +266,7 @@ export class ContextManager {
   }
 
   /** A `context_overflow` from the server, with the numbers and what to do. */
-  overflow(prepared: PreparedChat, error: ProviderError): ProviderError {
+  overflow(prepared: PreparedChat, error?: ProviderError): ProviderError {
     return overflowError(
       {
         model: prepared.model,
@@ -267,7 +278,7 @@ export class ContextManager {
         ...(prepared.trained === undefined ? {} : { trained: prepared.trained }),
       },
       error,
-      error.providerMessage,
+      error?.providerMessage,
     );
   }
 

@@ -206,4 +206,21 @@ describe('ContextManager', () => {
     assert.equal(m.settle(fine, 208).truncated, false);
     assert.equal(m.estimator.charsPerToken('omega-gemma'), 1000 / 200);
   });
+
+  it('under auto refuses unsent a prompt that surely exceeds the cap on a server that would cut it, and lets a newer server judge', async () => {
+    const old = new ContextManager({ api: api({ version: '0.9.6', trained: 32_768 }).impl, logger: silentLogger, mode: 'auto', maxContext: 4096 });
+    await assert.rejects(
+      old.prepare({ messages: [{ role: 'user', content: 'x' }], promptTokens: 6000 }, 'omega-gemma'),
+      (e: unknown) =>
+        e instanceof ProviderError &&
+        e.code === 'context_overflow' &&
+        e.message.startsWith("The prompt (about 6,000 tokens) is longer than the 4,096-token context window of 'omega-gemma'; shorten it, or raise maxContext"),
+    );
+    const near = await old.prepare({ messages: [{ role: 'user', content: 'x' }], promptTokens: 4500 }, 'omega-gemma');
+    assert.equal(near.request.options?.num_ctx, 4096, 'within the uncalibrated margin: sent, and judged afterwards');
+    const fresh = new ContextManager({ api: api({ version: '0.17.4', trained: 32_768 }).impl, logger: silentLogger, mode: 'auto', maxContext: 4096 });
+    const sent = await fresh.prepare({ messages: [{ role: 'user', content: 'x' }], promptTokens: 6000 }, 'omega-gemma');
+    assert.equal(sent.request.options?.num_ctx, 4096);
+    assert.equal(sent.request.truncate, false, 'the server refuses it exactly');
+  });
 });
