@@ -2,7 +2,8 @@
  * Omega: a local-first AI provider layer and gateway with a first-class Ollama provider.
  *
  * The package root exports the provider contract and errors, configuration loading, the
- * Ollama provider, the hosted providers, and the gateway with its SQLite memory.
+ * Ollama provider, the hosted providers, the registry of provider specs, and the gateway with
+ * its SQLite memory.
  */
 export * from './core/index.js';
 export * from './config/index.js';
@@ -29,4 +30,7 @@ export { OpenRouterProvider } from './providers/openrouter/index.js';
 export type { OpenRouterProviderOptions } from './providers/openrouter/index.js';
 export { ClaudeCodeProvider } from './providers/claude-code/index.js';
 export type { ClaudeCodeProviderOptions } from './providers/claude-code/index.js';
+export { PROVIDER_SPECS, providerSpec } from './providers/registry.js';
+export type { ProviderConfigs } from './providers/registry.js';
+export type { BaseProviderOptions, OptionsOf, ProviderSpec, ResolveContext, Resolved } from './providers/spec.js';
 export * from './gateway/index.js';

@@ -2,3 +2,6 @@
 export * from './types.js';
 export * from './load.js';
 export * from './ollama-host.js';
+export { Section } from './section.js';
+export type { NumberRule, ValueSource } from './section.js';
+export type { KeyType, NestedSchema, TableSchema } from './schema.js';

@@ -1,9 +1,10 @@
 /**
  * The shape of Omega's configuration after loading: every default applied, every `~`
  * expanded, every URL validated. Keys mirror config.toml (snake_case there, camelCase here).
+ * Each provider's part is its spec's options type (see `src/providers/registry.ts`).
  */
-import type { GenerationOptions, Timeouts } from '../core/types.js';
 import type { LogLevel } from '../core/logger.js';
+import type { ProviderConfigs, ProviderName } from '../providers/registry.js';
 
 /** `[omega]`. */
 export interface OmegaSection {
@@ -14,64 +15,18 @@ export interface OmegaSection {
   systemPrompt: string;
 }
 
-/** `[provider.ollama]`. */
-export interface OllamaConfig {
-  enabled: boolean;
-  /** Normalised, without a trailing slash. */
-  baseUrl: string;
-  model: string;
-  /** Unset leaves the server's `OLLAMA_KEEP_ALIVE` in force. */
-  keepAlive?: string | number;
-  timeouts: Timeouts;
-  options: GenerationOptions;
-  /** Where `baseUrl` came from, so errors can mention `OLLAMA_HOST` when it was used. */
-  baseUrlSource: 'default' | 'config' | 'env';
-}
+export type { OllamaConfig } from '../providers/ollama/spec.js';
+export type { ApiProviderConfig } from '../providers/hosted.js';
+export type { ClaudeCodeConfig } from '../providers/claude-code/spec.js';
+export type { ProviderName } from '../providers/registry.js';
+export { PROVIDER_NAMES } from '../providers/registry.js';
 
-/** `[provider.anthropic]`, `[provider.openai]`, `[provider.openrouter]`. */
-export interface ApiProviderConfig {
-  enabled: boolean;
-  /** From the file or the usual environment variable; never logged. */
-  apiKey?: string;
-  /** Which environment variable the key may come from (for error messages). */
-  apiKeyEnv: string;
-  model: string;
-  baseUrl: string;
-  timeouts: Timeouts;
-  maxTokens?: number;
-  /** OpenRouter only: the app's URL, sent as `HTTP-Referer` for attribution. */
-  appUrl?: string;
-  /** OpenRouter only: the app's name, sent as `X-Title`. */
-  appName?: string;
-}
-
-/** `[provider.claude-code]`. */
-export interface ClaudeCodeConfig {
-  enabled: boolean;
-  /** Path or name of the `claude` executable. */
-  command: string;
-  model?: string;
-  timeoutSecs: number;
-  maxTurns: number;
-}
-
-/** Names of the providers Omega knows. */
-export type ProviderName = 'ollama' | 'anthropic' | 'openai' | 'openrouter' | 'claude-code';
-
-/** Every provider name, in the order `omega status` lists them. */
-export const PROVIDER_NAMES: readonly ProviderName[] = ['ollama', 'anthropic', 'openai', 'openrouter', 'claude-code'];
-
-/** `[provider]` and its sub-tables. */
-export interface ProvidersSection {
+/** `[provider]` and its sub-tables: one per registered spec, keyed by provider name. */
+export type ProvidersSection = {
   default: ProviderName;
   /** Tried in order when the default is unavailable or fails retryably. */
   fallback: ProviderName[];
-  ollama: OllamaConfig;
-  anthropic: ApiProviderConfig;
-  openai: ApiProviderConfig;
-  openrouter: ApiProviderConfig;
-  'claude-code': ClaudeCodeConfig;
-}
+} & ProviderConfigs;
 
 /** `[memory]`. */
 export interface MemoryConfig {

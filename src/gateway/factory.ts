@@ -1,16 +1,14 @@
 /**
- * Builds providers from configuration: one branch per provider Omega ships.
+ * Builds providers from configuration by looking their spec up in the registry; no provider
+ * is named here.
  */
 import { ConfigError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { ModelProvider } from '../core/types.js';
-import { PROVIDER_NAMES } from '../config/types.js';
-import type { OmegaConfig, ProviderName } from '../config/types.js';
-import { AnthropicProvider } from '../providers/anthropic/index.js';
-import { ClaudeCodeProvider } from '../providers/claude-code/index.js';
-import { OllamaProvider } from '../providers/ollama/index.js';
-import { OpenAIProvider } from '../providers/openai/index.js';
-import { OpenRouterProvider } from '../providers/openrouter/index.js';
+import type { OmegaConfig } from '../config/types.js';
+import { PROVIDER_NAMES, isProviderName, providerSpec } from '../providers/registry.js';
+import type { ProviderName } from '../providers/registry.js';
+import type { ProviderSpec } from '../providers/spec.js';
 
 /** Options of {@link buildProvider}. */
 export interface BuildProviderOptions {
@@ -19,10 +17,7 @@ export interface BuildProviderOptions {
   configFile?: string;
 }
 
-/** True when `name` is one of the provider names config.toml accepts. */
-export function isProviderName(name: string): name is ProviderName {
-  return (PROVIDER_NAMES as readonly string[]).includes(name);
-}
+export { isProviderName };
 
 /** Every provider whose `enabled` is true in `config`, in {@link PROVIDER_NAMES} order. */
 export function enabledProviders(config: OmegaConfig): ProviderName[] {
@@ -59,25 +54,15 @@ export function buildProvider(name: string, config: OmegaConfig, opts: BuildProv
     });
   }
   if (!config.provider[name].enabled) throw disabledProviderError(name, file);
-  switch (name) {
-    case 'ollama':
-      return OllamaProvider.fromConfig(config.provider.ollama, opts.logger);
-    case 'anthropic':
-      return withConfigFile(() => AnthropicProvider.fromConfig(config.provider.anthropic, opts.logger), name, file);
-    case 'openai':
-      return withConfigFile(() => OpenAIProvider.fromConfig(config.provider.openai, opts.logger), name, file);
-    case 'openrouter':
-      return withConfigFile(() => OpenRouterProvider.fromConfig(config.provider.openrouter, opts.logger), name, file);
-    case 'claude-code':
-      return ClaudeCodeProvider.fromConfig(config.provider['claude-code'], opts.logger);
-  }
+  const spec: ProviderSpec = providerSpec(name);
+  return withConfigFile(() => spec.create(config.provider[name], opts.logger), spec, file);
 }
 
 /**
- * Builds a hosted provider; a missing API key surfaces as the provider's ConfigError,
- * completed with the config file so the message says where to put the key.
+ * Builds a provider; a ConfigError from its constructor (a missing API key, a bad address)
+ * is completed with the config file so the message says where to change it.
  */
-function withConfigFile(build: () => ModelProvider, name: ProviderName, file: string | undefined): ModelProvider {
+function withConfigFile(build: () => ModelProvider, spec: ProviderSpec, file: string | undefined): ModelProvider {
   try {
     return build();
   } catch (error) {
@@ -85,7 +70,7 @@ function withConfigFile(build: () => ModelProvider, name: ProviderName, file: st
       throw new ConfigError({
         message: error.message,
         file,
-        ...(error.key === undefined ? { key: `provider.${name}.api_key` } : { key: error.key }),
+        ...(error.key === undefined ? { key: `${spec.configSection}.api_key` } : { key: error.key }),
         ...(error.expected === undefined ? {} : { expected: error.expected }),
         ...(error.hint === undefined ? {} : { hint: error.hint }),
         cause: error,

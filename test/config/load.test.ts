@@ -440,6 +440,21 @@ describe('environment', () => {
     assert.equal(config.provider.ollama.baseUrlSource, 'config');
   });
 
+  test('a bare host[:port] base_url is read the way OLLAMA_HOST is, as OllamaProvider reads it', () => {
+    const forms: Array<[string, string]> = [
+      ['localhost:11434', 'http://localhost:11434'],
+      ['10.0.0.5:8080', 'http://10.0.0.5:8080'],
+      ['example.com', 'http://example.com:11434'],
+      ['[::1]:9000', 'http://[::1]:9000'],
+    ];
+    for (const [value, url] of forms) {
+      const { config, warnings } = parse(`[provider.ollama]\nbase_url = "${value}"\n`, { OLLAMA_HOST: 'elsewhere:1' });
+      assert.deepEqual(warnings, [], value);
+      assert.equal(config.provider.ollama.baseUrl, url, value);
+      assert.equal(config.provider.ollama.baseUrlSource, 'config', value);
+    }
+  });
+
   test('an OLLAMA_HOST with an unsupported scheme is a ConfigError', () => {
     const error = configError(() => parse('', { OLLAMA_HOST: 'ftp://example.com' }));
     assert.equal(error.key, 'OLLAMA_HOST');
@@ -511,7 +526,7 @@ describe('errors', () => {
   });
 
   test('an invalid or non-http(s) URL is a ConfigError', () => {
-    for (const url of ['ftp://example.com', 'localhost:11434', 'not a url', 'http://', 'file:///tmp/x']) {
+    for (const url of ['ftp://example.com', 'not a url', 'http://', 'file:///tmp/x']) {
       const error = configError(() => parse(`[provider.ollama]\nbase_url = "${url}"\n`));
       assert.equal(error.key, 'provider.ollama.base_url', url);
       assert.equal(error.line, 2, url);

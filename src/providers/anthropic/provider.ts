@@ -15,16 +15,17 @@ import type {
   Timeouts,
 } from '../../core/types.js';
 import { completeWithChat } from '../../core/types.js';
-import { ConfigError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
-import type { ApiProviderConfig } from '../../config/types.js';
+import type { ApiProviderConfig } from '../hosted.js';
+import { hostedApiKey, hostedBaseUrl, hostedOptions } from '../hosted.js';
 import { HttpTransport, probe, readJsonObject, requestOk, resolveTimeouts } from '../../http/transport.js';
 import type { HttpResponse } from '../../http/transport.js';
 import type { ErrorContext } from './errors.js';
 import { fromHttpStatus, protocolError, toProviderError } from './errors.js';
 import { streamMessages } from './stream.js';
 import {
+  ANTHROPIC_API_KEY_ENV,
   ANTHROPIC_DEFAULT_BASE_URL,
   ANTHROPIC_DEFAULT_MAX_TOKENS,
   ANTHROPIC_DEFAULT_MODEL,
@@ -69,37 +70,14 @@ export class AnthropicProvider implements ModelProvider {
 
   /** Throws a ConfigError when no key is given and `ANTHROPIC_API_KEY` is unset. */
   constructor(opts: AnthropicProviderOptions = {}) {
-    const env = opts.env ?? process.env;
-    const key = opts.apiKey?.trim() || env.ANTHROPIC_API_KEY?.trim();
-    if (!key) {
-      throw new ConfigError({
-        key: 'provider.anthropic.api_key',
-        expected: 'an API key',
-        message:
-          'The Anthropic provider needs an API key; set ANTHROPIC_API_KEY or api_key under [provider.anthropic] (provider.anthropic.api_key).',
-        hint: 'Create a key at https://console.anthropic.com/settings/keys.',
-      });
-    }
+    const key = hostedApiKey(opts.apiKey, opts.env ?? process.env, {
+      label: 'Anthropic',
+      keyEnv: ANTHROPIC_API_KEY_ENV,
+      configSection: 'provider.anthropic',
+      hint: 'Create a key at https://console.anthropic.com/settings/keys.',
+    });
     this.#apiKey = key;
-    const raw = opts.baseUrl?.trim() || ANTHROPIC_DEFAULT_BASE_URL;
-    let url: URL;
-    try {
-      url = new URL(raw);
-    } catch (cause) {
-      throw new ConfigError({
-        key: 'provider.anthropic.base_url',
-        expected: 'an http:// or https:// URL',
-        message: `provider.anthropic.base_url "${raw}" is not a URL; use a value like ${ANTHROPIC_DEFAULT_BASE_URL}.`,
-        cause,
-      });
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new ConfigError({
-        key: 'provider.anthropic.base_url',
-        expected: 'an http:// or https:// URL',
-        message: `provider.anthropic.base_url ${url.href} is not http or https; use a value like ${ANTHROPIC_DEFAULT_BASE_URL}.`,
-      });
-    }
+    const url = hostedBaseUrl(opts.baseUrl, 'provider.anthropic', ANTHROPIC_DEFAULT_BASE_URL);
     this.origin = url.origin;
     // The SDKs' base URL has no /v1; one given by habit is taken off so paths are not doubled.
     this.basePath = url.pathname.replace(/\/+$/, '').replace(/\/v1$/, '');
@@ -127,15 +105,7 @@ export class AnthropicProvider implements ModelProvider {
    * `ANTHROPIC_API_KEY`, so the environment is not consulted again.
    */
   static fromConfig(config: ApiProviderConfig, logger?: Logger): AnthropicProvider {
-    return new AnthropicProvider({
-      ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
-      baseUrl: config.baseUrl,
-      model: config.model,
-      timeouts: config.timeouts,
-      ...(config.maxTokens === undefined ? {} : { maxTokens: config.maxTokens }),
-      ...(logger === undefined ? {} : { logger }),
-      env: {},
-    });
+    return new AnthropicProvider(hostedOptions(config, logger));
   }
 
   // ---- contract -------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 import type { Timeouts } from '../../core/types.js';
 import type { Logger } from '../../core/logger.js';
 import type { Connector } from '../../http/transport.js';
+import { HOSTED_DEFAULT_TIMEOUTS } from '../hosted.js';
 
 /** Construction options of `AnthropicProvider`. */
 export interface AnthropicProviderOptions {
@@ -25,6 +26,8 @@ export interface AnthropicProviderOptions {
   connect?: Connector;
 }
 
+/** The environment variable the API key comes from when none is given. */
+export const ANTHROPIC_API_KEY_ENV = 'ANTHROPIC_API_KEY';
 /** Default address of the Messages API. */
 export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
 /** Default model. */
@@ -34,13 +37,8 @@ export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
 /** The API version Omega speaks. */
 export const ANTHROPIC_VERSION = '2023-06-01';
 
-/** The default phase timeouts: connect 10 s, first byte 2 min, 1 min of silence mid-stream, no overall limit. */
-export const ANTHROPIC_DEFAULT_TIMEOUTS: Readonly<Timeouts> = Object.freeze({
-  connectMs: 10_000,
-  loadMs: 120_000,
-  idleMs: 60_000,
-  requestMs: 0,
-});
+/** The default phase timeouts, those of every hosted API (see `HOSTED_DEFAULT_TIMEOUTS`). */
+export const ANTHROPIC_DEFAULT_TIMEOUTS: Readonly<Timeouts> = HOSTED_DEFAULT_TIMEOUTS;
 
 /** `thinking.budget_tokens` for each level of `think`. `true` means `medium`. */
 export const THINKING_BUDGETS: Readonly<Record<'low' | 'medium' | 'high', number>> = Object.freeze({

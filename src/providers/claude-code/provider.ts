@@ -24,13 +24,20 @@ import { contextToMessages } from '../../core/types.js';
 import { ProviderError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
-import type { ClaudeCodeConfig } from '../../config/types.js';
+import type { ClaudeCodeConfig } from './spec.js';
 import { CliRun } from './process.js';
 import type { CliEnd } from './process.js';
 import type { RunContext } from './errors.js';
 import { exitError, fromEnd, resultError } from './errors.js';
 import type { ClaudePrompt, WireResult } from './wire.js';
 import { PROVIDER, doneReasonOf, findResult, isResult, modelOf, renderPrompt, resultText, toUsage } from './wire.js';
+
+/** Defaults of the executable, the whole-run limit in seconds and `--max-turns`. */
+export const CLAUDE_CODE_DEFAULTS: Readonly<{ command: string; timeoutSecs: number; maxTurns: number }> = Object.freeze({
+  command: 'claude',
+  timeoutSecs: 300,
+  maxTurns: 1,
+});
 
 /** Model aliases the CLI accepts for `--model`, listed by {@link ClaudeCodeProvider.listModels}. */
 export const CLAUDE_CODE_ALIASES: readonly string[] = ['sonnet', 'opus', 'haiku'];
@@ -81,7 +88,6 @@ export interface ClaudeCodeResult {
   processingTimeMs: number;
 }
 
-const DEFAULT_TIMEOUT_SECS = 300;
 const DEFAULT_KILL_GRACE_MS = 2000;
 const DEFAULT_MAX_OUTPUT = 32 * 1024 * 1024;
 const VERSION_TIMEOUT_MS = 5000;
@@ -120,10 +126,10 @@ export class ClaudeCodeProvider implements ModelProvider {
   private readonly runs = new Set<CliRun>();
 
   constructor(opts: ClaudeCodeProviderOptions = {}) {
-    this.command = opts.command !== undefined && opts.command.trim() !== '' ? opts.command.trim() : 'claude';
+    this.command = opts.command !== undefined && opts.command.trim() !== '' ? opts.command.trim() : CLAUDE_CODE_DEFAULTS.command;
     this.model = opts.model !== undefined && opts.model.trim() !== '' ? opts.model.trim() : undefined;
-    this.maxTurns = Math.max(1, Math.floor(opts.maxTurns ?? 1));
-    const secs = opts.timeoutSecs ?? DEFAULT_TIMEOUT_SECS;
+    this.maxTurns = Math.max(1, Math.floor(opts.maxTurns ?? CLAUDE_CODE_DEFAULTS.maxTurns));
+    const secs = opts.timeoutSecs ?? CLAUDE_CODE_DEFAULTS.timeoutSecs;
     this.timeoutMs = Number.isFinite(secs) && secs > 0 ? Math.round(secs * 1000) : 0;
     this.systemPromptMode = opts.systemPromptMode ?? 'append';
     this.extraArgs = opts.extraArgs ?? [];

@@ -1,6 +1,9 @@
 /** The Ollama provider and its public types. */
-export { OllamaProvider, DEFAULT_OLLAMA_MODEL } from './provider.js';
-export { OLLAMA_DEFAULT_TIMEOUTS } from './types.js';
+export { OllamaProvider } from './provider.js';
+export { DEFAULT_OLLAMA_MODEL, OLLAMA_DEFAULT_TIMEOUTS } from './types.js';
+export { ollamaSpec } from './spec.js';
+export type { OllamaConfig } from './spec.js';
+export { DEFAULT_OLLAMA_URL, OLLAMA_HOST_ENV, connectableOllamaUrl, parseOllamaHost, resolveOllamaBaseUrl } from './base-url.js';
 export type {
   EmbedOptions,
   EmbedResult,

@@ -16,11 +16,11 @@ import type {
   Timeouts,
 } from '../../core/types.js';
 import { completeWithChat } from '../../core/types.js';
-import { ConfigError, ProviderError } from '../../core/errors.js';
+import { ProviderError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
-import type { OllamaConfig } from '../../config/types.js';
-import { DEFAULT_OLLAMA_URL, connectableOllamaUrl, parseOllamaHost } from '../../config/ollama-host.js';
+import type { OllamaConfig } from './spec.js';
+import { connectableOllamaUrl, resolveOllamaBaseUrl } from './base-url.js';
 import { HttpTransport, probe, readJsonObject, requestOk, resolveTimeouts } from '../../http/transport.js';
 import type { HttpResponse } from '../../http/transport.js';
 import { LineSplitter } from '../../http/ndjson.js';
@@ -46,7 +46,7 @@ import {
 } from './wire.js';
 import type { ChatDefaults } from './wire.js';
 import { ChatStreamIterator } from './stream.js';
-import { OLLAMA_DEFAULT_TIMEOUTS } from './types.js';
+import { DEFAULT_OLLAMA_MODEL, OLLAMA_DEFAULT_TIMEOUTS } from './types.js';
 import type {
   EmbedOptions,
   EmbedResult,
@@ -61,8 +61,6 @@ import type {
   WireShowResponse,
 } from './types.js';
 
-/** Model used when neither the config nor the call names one. */
-export const DEFAULT_OLLAMA_MODEL = 'llama3';
 
 const JSON_HEADERS: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'omega' };
 const GET_HEADERS: Record<string, string> = { 'user-agent': 'omega' };
@@ -95,29 +93,9 @@ export class OllamaProvider implements ModelProvider {
   private readonly showCache = new Map<string, WireShowResponse>();
 
   constructor(opts: OllamaProviderOptions = {}) {
-    const env = opts.env ?? process.env;
-    let raw: string;
-    let source: 'default' | 'config' | 'env';
-    if (opts.baseUrl !== undefined && opts.baseUrl.trim() !== '') {
-      const given = opts.baseUrl.trim();
-      // A bare host[:port] is read the way OLLAMA_HOST is, instead of as a URL scheme.
-      raw = given.includes('://') ? given : parseOllamaHost(given);
-      source = opts.baseUrlSource ?? 'config';
-    } else if (env.OLLAMA_HOST !== undefined && env.OLLAMA_HOST.trim() !== '') {
-      raw = parseOllamaHost(env.OLLAMA_HOST);
-      source = 'env';
-    } else {
-      raw = DEFAULT_OLLAMA_URL;
-      source = 'default';
-    }
-    const url = new URL(connectableOllamaUrl(raw));
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new ConfigError({
-        key: source === 'env' ? 'OLLAMA_HOST' : 'provider.ollama.base_url',
-        expected: 'an http:// or https:// URL',
-        message: `The Ollama address ${url.href} is not http or https; use a value like ${DEFAULT_OLLAMA_URL}.`,
-      });
-    }
+    const resolved = resolveOllamaBaseUrl({ value: opts.baseUrl, env: opts.env });
+    const url = new URL(connectableOllamaUrl(resolved.url));
+    const source = resolved.source === 'config' ? (opts.baseUrlSource ?? 'config') : resolved.source;
     this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.baseUrl = this.origin + this.basePath;

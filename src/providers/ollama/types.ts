@@ -30,6 +30,9 @@ export interface OllamaProviderOptions {
   connect?: Connector;
 }
 
+/** Model used when neither the config nor the call names one. */
+export const DEFAULT_OLLAMA_MODEL = 'llama3';
+
 /** The default phase timeouts: connect 5 s, load 10 min, idle 2 min, no overall limit. */
 export const OLLAMA_DEFAULT_TIMEOUTS: Readonly<Timeouts> = Object.freeze({
   connectMs: 5_000,

@@ -18,7 +18,6 @@ import type {
   Timeouts,
 } from '../../core/types.js';
 import { completeWithChat } from '../../core/types.js';
-import { ConfigError } from '../../core/errors.js';
 import type { ProviderError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
@@ -27,6 +26,7 @@ import type { HttpResponse } from '../../http/transport.js';
 import type { ApiErrorContext } from './errors.js';
 import { fromHttpStatus, fromStreamError, protocolError, toProviderError } from './errors.js';
 import { streamCompletion } from './stream.js';
+import { hostedApiKey, hostedBaseUrl } from '../hosted.js';
 import { applyOptions, baseChatBody, toModelInfo } from './wire.js';
 import type { OptionDialect } from './wire.js';
 import { OPENAI_DEFAULT_TIMEOUTS } from './types.js';
@@ -82,36 +82,14 @@ export abstract class OpenAICompatibleProvider implements ModelProvider {
   protected constructor(identity: CompatibleIdentity, opts: OpenAICompatibleOptions = {}) {
     this.identity = identity;
     this.name = identity.name;
-    const env = opts.env ?? process.env;
-    const key = opts.apiKey?.trim() || env[identity.keyEnv]?.trim();
-    if (!key) {
-      throw new ConfigError({
-        key: `${identity.configSection}.api_key`,
-        expected: 'an API key',
-        message: `The ${identity.label} provider needs an API key; set ${identity.keyEnv} or api_key under [${identity.configSection}] (${identity.configSection}.api_key).`,
-        ...(identity.missingKeyHint === undefined ? {} : { hint: identity.missingKeyHint }),
-      });
-    }
+    const key = hostedApiKey(opts.apiKey, opts.env ?? process.env, {
+      label: identity.label,
+      keyEnv: identity.keyEnv,
+      configSection: identity.configSection,
+      ...(identity.missingKeyHint === undefined ? {} : { hint: identity.missingKeyHint }),
+    });
     this.#apiKey = key;
-    const raw = opts.baseUrl?.trim() || identity.defaultBaseUrl;
-    let url: URL;
-    try {
-      url = new URL(raw);
-    } catch (cause) {
-      throw new ConfigError({
-        key: `${identity.configSection}.base_url`,
-        expected: 'an http:// or https:// URL',
-        message: `${identity.configSection}.base_url "${raw}" is not a URL; use a value like ${identity.defaultBaseUrl}.`,
-        cause,
-      });
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new ConfigError({
-        key: `${identity.configSection}.base_url`,
-        expected: 'an http:// or https:// URL',
-        message: `${identity.configSection}.base_url ${url.href} is not http or https; use a value like ${identity.defaultBaseUrl}.`,
-      });
-    }
+    const url = hostedBaseUrl(opts.baseUrl, identity.configSection, identity.defaultBaseUrl);
     this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.baseUrl = this.origin + this.basePath;

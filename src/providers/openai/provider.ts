@@ -2,7 +2,8 @@
  * The OpenAI provider: Chat Completions at api.openai.com, or at any OpenAI-compatible server
  * (vLLM, LM Studio, llama.cpp's server, Ollama's `/v1`, ...) through `base_url`.
  */
-import type { ApiProviderConfig } from '../../config/types.js';
+import type { ApiProviderConfig } from '../hosted.js';
+import { hostedOptions } from '../hosted.js';
 import type { Logger } from '../../core/logger.js';
 import { OpenAICompatibleProvider } from './compatible.js';
 import type { CompatibleIdentity } from './compatible.js';
@@ -14,7 +15,8 @@ export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 /** Model used when neither the config nor the call names one. */
 export const DEFAULT_OPENAI_MODEL = 'gpt-4o-mini';
 
-const IDENTITY: CompatibleIdentity = {
+/** Who the OpenAI provider is: its names, key variable and defaults. */
+export const OPENAI_IDENTITY: CompatibleIdentity = {
   name: 'openai',
   label: 'OpenAI',
   keyEnv: 'OPENAI_API_KEY',
@@ -32,7 +34,7 @@ export class OpenAIProvider extends OpenAICompatibleProvider {
 
   /** Throws a ConfigError when no key is given and `OPENAI_API_KEY` is unset. */
   constructor(opts: OpenAIProviderOptions = {}) {
-    super(IDENTITY, opts);
+    super(OPENAI_IDENTITY, opts);
   }
 
   /**
@@ -40,15 +42,7 @@ export class OpenAIProvider extends OpenAICompatibleProvider {
    * `OPENAI_API_KEY`, so the environment is not consulted again.
    */
   static fromConfig(config: ApiProviderConfig, logger?: Logger): OpenAIProvider {
-    return new OpenAIProvider({
-      ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
-      baseUrl: config.baseUrl,
-      model: config.model,
-      timeouts: config.timeouts,
-      ...(config.maxTokens === undefined ? {} : { maxTokens: config.maxTokens }),
-      ...(logger === undefined ? {} : { logger }),
-      env: {},
-    });
+    return new OpenAIProvider(hostedOptions(config, logger));
   }
 
   /** OpenAI's own API wants `max_completion_tokens` (reasoning models refuse `max_tokens`); compatible servers know `max_tokens`. */

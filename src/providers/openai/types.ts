@@ -5,6 +5,7 @@
 import type { Timeouts } from '../../core/types.js';
 import type { Logger } from '../../core/logger.js';
 import type { Connector } from '../../http/transport.js';
+import { HOSTED_DEFAULT_TIMEOUTS } from '../hosted.js';
 
 /** Construction options shared by every OpenAI-compatible provider. */
 export interface OpenAICompatibleOptions {
@@ -30,13 +31,8 @@ export interface OpenAICompatibleOptions {
 /** Construction options of `OpenAIProvider`. */
 export type OpenAIProviderOptions = OpenAICompatibleOptions;
 
-/** Hosted-API phase timeouts: connect 10 s, first byte 2 min, 1 min of silence mid-stream, no overall limit. */
-export const OPENAI_DEFAULT_TIMEOUTS: Readonly<Timeouts> = Object.freeze({
-  connectMs: 10_000,
-  loadMs: 120_000,
-  idleMs: 60_000,
-  requestMs: 0,
-});
+/** The default phase timeouts, those of every hosted API (see `HOSTED_DEFAULT_TIMEOUTS`). */
+export const OPENAI_DEFAULT_TIMEOUTS: Readonly<Timeouts> = HOSTED_DEFAULT_TIMEOUTS;
 
 /** A message as Chat Completions takes it. */
 export interface WireMessage {

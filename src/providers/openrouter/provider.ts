@@ -3,7 +3,8 @@
  * its `reasoning` parameter, extra sampling options, a priced model list and its own error codes.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ApiProviderConfig } from '../../config/types.js';
+import type { ApiProviderConfig } from '../hosted.js';
+import { hostedOptions } from '../hosted.js';
 import { ProviderError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { ModelInfo, ThinkSetting } from '../../core/types.js';
@@ -21,7 +22,8 @@ export const OPENROUTER_BASE_URL = 'https://openrouter.ai/api/v1';
 /** Model used when neither the config nor the call names one: OpenRouter picks one per prompt. */
 export const DEFAULT_OPENROUTER_MODEL = 'openrouter/auto';
 
-const IDENTITY: CompatibleIdentity = {
+/** Who the OpenRouter provider is: its names, key variable and defaults. */
+export const OPENROUTER_IDENTITY: CompatibleIdentity = {
   name: OPENROUTER,
   label: 'OpenRouter',
   keyEnv: 'OPENROUTER_API_KEY',
@@ -65,7 +67,7 @@ export class OpenRouterProvider extends OpenAICompatibleProvider {
     const headers: Record<string, string> = { ...opts.headers };
     if (appUrl !== undefined) headers['http-referer'] = appUrl;
     if (appName !== undefined) headers['x-title'] = appName;
-    super(IDENTITY, { ...opts, headers });
+    super(OPENROUTER_IDENTITY, { ...opts, headers });
     this.appUrl = appUrl;
     this.appName = appName;
   }
@@ -76,15 +78,9 @@ export class OpenRouterProvider extends OpenAICompatibleProvider {
    */
   static fromConfig(config: OpenRouterConfig, logger?: Logger): OpenRouterProvider {
     return new OpenRouterProvider({
-      ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
-      baseUrl: config.baseUrl,
-      model: config.model,
-      timeouts: config.timeouts,
-      ...(config.maxTokens === undefined ? {} : { maxTokens: config.maxTokens }),
+      ...hostedOptions(config, logger),
       ...(config.appUrl === undefined ? {} : { appUrl: config.appUrl }),
       ...(config.appName === undefined ? {} : { appName: config.appName }),
-      ...(logger === undefined ? {} : { logger }),
-      env: {},
     });
   }
 
