@@ -524,7 +524,12 @@ export class Gateway {
    */
   private async fit(provider: ModelProvider, job: Job, attempt: Attempt, request: ChatRequest, options: CallOptions): Promise<ChatRequest> {
     const model = request.model ?? attempt.model;
-    const window = await this.windowOf(provider, model, options);
+    // A client's own num_ctx (a server front end passes options through) is the window it gets.
+    const asked = request.options?.num_ctx;
+    const window =
+      typeof asked === 'number' && asked > 0 && provider.contextWindowFor !== undefined
+        ? ({ tokens: asked, limit: asked, source: 'options' } satisfies ContextWindow)
+        : await this.windowOf(provider, model, options);
     if (window === undefined || model === undefined) return request;
     const reserve = this.reserve(request, window);
     // A window smaller than the reserve still gets a prompt: half of it.

@@ -125,11 +125,13 @@ export class ContextManager {
       for (const [name, digest] of digests) this.digestOf.set(normalize(name), { digest, at: now });
       known = this.digestOf.get(key);
     }
-    const cached = known === undefined ? undefined : this.showByDigest.get(known.digest);
+    // Keyed by name too: the details carry the name, and one digest may be installed under several.
+    const cacheKey = known === undefined ? undefined : `${key}@${known.digest}`;
+    const cached = cacheKey === undefined ? undefined : this.showByDigest.get(cacheKey);
     if (cached !== undefined) return cached;
     // Not listed (e.g. a cloud model without a local digest): /api/show says whether it exists.
     const details = await this.api.show(model, options);
-    if (known !== undefined) this.showByDigest.set(known.digest, details);
+    if (cacheKey !== undefined) this.showByDigest.set(cacheKey, details);
     return details;
   }
 

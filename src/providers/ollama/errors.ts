@@ -192,6 +192,11 @@ export function fromHttpStatus(
     );
   }
   if (status === 400 && isJson) {
+    if (/input length exceeds the context length/i.test(ollamaText)) {
+      // The provider adds the numbers (ContextManager.overflow); this is the fallback wording.
+      const who = ctx.model !== undefined ? ` of '${ctx.model}'` : '';
+      return make('context_overflow', `The prompt is longer than the context window${who}; shorten it or raise options.num_ctx.`);
+    }
     const unsupported = /does not support (\w+)/i.exec(ollamaText);
     if (unsupported) {
       const what = unsupported[1] as string;

@@ -167,6 +167,8 @@ test('version, ps and show', async () => {
 });
 
 test('embed: one input or several, options on the wire', async () => {
+  // The capability check before embedding reads /api/show.
+  fake.route('POST', '/api/show', { body: show('nomic-bert', 2048, ['embedding']) });
   fake.route('POST', '/api/embed', (req) => {
     const input = (req.json as { input: string | string[] }).input;
     const n = Array.isArray(input) ? input.length : 1;
@@ -192,6 +194,23 @@ test('embed: one input or several, options on the wire', async () => {
     truncate: false,
     keep_alive: 0,
   });
+  await p.close();
+});
+
+test('embed: a model without the embedding capability is refused before anything loads', async () => {
+  fake.route('GET', '/api/tags', { body: { models: [tag('chatty:latest', 'd9')] } });
+  fake.route('POST', '/api/show', { body: show('gemma3', 32_768, ['completion']) });
+  const before = fake.requestsTo('/api/embed').length;
+  const p = provider();
+  await assert.rejects(p.embed('chatty', 'hello'), (e: unknown) => {
+    assert.ok(e instanceof ProviderError);
+    assert.equal(e.code, 'unsupported');
+    assert.equal(e.retryable, false);
+    assert.match(e.message, /^Model 'chatty' is not an embedding model \(its capabilities: completion\); use one that lists embedding/);
+    return true;
+  });
+  await assert.rejects(p.embed('chatty', 'again'), /not an embedding model/);
+  assert.equal(fake.requestsTo('/api/embed').length, before, 'nothing was sent to /api/embed');
   await p.close();
 });
 
