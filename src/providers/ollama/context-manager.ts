@@ -267,7 +267,23 @@ export class ContextManager {
     return { truncated };
   }
 
-  /** A `context_overflow` from the server, with the numbers and what to do. */
+  /**
+   * A `context_overflow` from the server, with the numbers and what to do; reads the model's
+   * trained length (cached) when the request did not need it, for the advice.
+   */
+  async overflowFromServer(prepared: PreparedChat, error: ProviderError, options?: CallOptions): Promise<ProviderError> {
+    if (prepared.trained === undefined) {
+      try {
+        const trained = (await this.details(prepared.model, options)).contextWindow;
+        if (trained !== undefined) return this.overflow({ ...prepared, trained }, error);
+      } catch {
+        // The numbers known so far still help.
+      }
+    }
+    return this.overflow(prepared, error);
+  }
+
+  /** A `context_overflow` with the numbers and what to do. */
   overflow(prepared: PreparedChat, error?: ProviderError): ProviderError {
     return overflowError(
       {

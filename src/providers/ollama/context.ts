@@ -92,14 +92,15 @@ export function requiredCapabilities(request: ChatRequest): { capability: string
 /**
  * The `unsupported` error for a request the model cannot serve, raised before anything is sent
  * (so the model is not loaded for nothing). Undefined when the model can, or when the server
- * does not list capabilities (servers before 0.6.4).
+ * lists no capabilities (older servers).
  */
 export function capabilityError(
   model: string,
   capabilities: readonly string[] | undefined,
   needs: readonly { capability: string; what: string }[],
 ): ProviderError | undefined {
-  if (capabilities === undefined) return undefined;
+  // Every model has completion or embedding: an empty list means the server does not say.
+  if (capabilities === undefined || capabilities.length === 0) return undefined;
   const missing = needs.find((n) => !capabilities.includes(n.capability));
   if (missing === undefined) return undefined;
   const has = capabilities.length > 0 ? capabilities.join(', ') : 'none listed';
@@ -114,7 +115,7 @@ export function capabilityError(
 
 /** The `unsupported` error for embeddings asked of a model without the `embedding` capability. */
 export function embeddingCapabilityError(model: string, capabilities: readonly string[] | undefined): ProviderError | undefined {
-  if (capabilities === undefined || capabilities.includes('embedding')) return undefined;
+  if (capabilities === undefined || capabilities.length === 0 || capabilities.includes('embedding')) return undefined;
   const has = capabilities.length > 0 ? capabilities.join(', ') : 'none listed';
   return new ProviderError({
     provider: PROVIDER,

@@ -17,6 +17,7 @@ import type {
   Timeouts,
 } from '../../core/types.js';
 import { completeWithChat } from '../../core/types.js';
+import type { TokenEstimator } from '../../core/context-fit.js';
 import { ProviderError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
@@ -193,7 +194,7 @@ export class OllamaProvider implements ModelProvider {
     try {
       res = await this.json<WireChatResponse>('POST', '/api/chat', body, options, model, false);
     } catch (error) {
-      throw this.withNumbers(prepared, error);
+      throw await this.withNumbers(prepared, error, options);
     }
     const wire = res.message ?? {};
     const message: ChatResponse['message'] = {
@@ -236,7 +237,7 @@ export class OllamaProvider implements ModelProvider {
       try {
         return await this.send('POST', '/api/chat', JSON.stringify(body), options, ctx);
       } catch (error) {
-        throw this.withNumbers(prepared, error);
+        throw await this.withNumbers(prepared, error, options);
       }
     };
     const onFinal = (chunk: ChatChunk): void => {
@@ -245,6 +246,14 @@ export class OllamaProvider implements ModelProvider {
       if (this.context.settle(prepared, chunk.usage?.promptTokens).truncated) chunk.truncated = true;
     };
     return new ChatStreamIterator(open, model, ctx, this.logger, onFinal);
+  }
+
+  /**
+   * Token estimates per model, calibrated from this server's `prompt_eval_count`s: pass it to
+   * `fitMessages` to fit a conversation into {@link contextWindowFor} without the gateway.
+   */
+  get tokenEstimator(): TokenEstimator {
+    return this.context.estimator;
   }
 
   /**
@@ -348,8 +357,9 @@ export class OllamaProvider implements ModelProvider {
   }
 
   /** A `context_overflow` with the numbers the provider knows; any other error as it is. */
-  private withNumbers(prepared: PreparedChat, error: unknown): unknown {
-    return error instanceof ProviderError && error.code === 'context_overflow' ? this.context.overflow(prepared, error) : error;
+  private async withNumbers(prepared: PreparedChat, error: unknown, options: CallOptions | undefined): Promise<unknown> {
+    if (!(error instanceof ProviderError) || error.code !== 'context_overflow') return error;
+    return this.context.overflowFromServer(prepared, error, options);
   }
 
   private ctx(method: string, endpoint: string, model?: string, streamed?: boolean): ErrorContext {
