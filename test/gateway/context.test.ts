@@ -195,4 +195,31 @@ describe('Gateway token budget', () => {
     assert.equal(memory.messages('long')[1]?.metadata?.truncated, true);
     await gateway.close();
   });
+
+  it('reproduces the worked example of docs/gateway.md', async () => {
+    const provider = new WindowedProvider({ tokens: 4096, limit: 4096, trained: 32_768, source: 'server-default' }, [{ answer: 'ok' }]);
+    const config = testConfig({ systemPrompt: 's'.repeat(128), maxContextMessages: 50 });
+    const memory = SqliteMemory.open(':memory:');
+    const gateway = new Gateway({ config, memory, providers: { ollama: provider } });
+    for (let i = 0; i < 6; i++) {
+      memory.saveExchange({
+        conversationId: 'long',
+        channel: 'cli',
+        sender: 'alice',
+        user: { role: 'user', content: `q${i}` },
+        assistant: { role: 'assistant', content: `a${i}` },
+        metadata: { providerUsed: 'ollama', model: 'gemma', processingTimeMs: 1 },
+        userTokens: { tokens: 404, source: 'server' },
+        assistantTokens: { tokens: 404, source: 'server' },
+      });
+    }
+    // 128 characters of system prompt: 40 + 4 tokens; 480 of message: 150 + 4.
+    const answer = await gateway.handle(msg('m'.repeat(480)));
+    assert.equal(answer.metadata.messagesLeftOut, 6);
+    assert.equal(answer.metadata.contextWindow, 4096);
+    assert.equal(answer.metadata.estimatedPromptTokens, 2626);
+    assert.equal(provider.requests[0]!.messages.length, 8);
+    assert.equal(provider.requests[0]!.messages[1]?.content, 'q3');
+    await gateway.close();
+  });
 });

@@ -49,6 +49,7 @@ import {
 import type { ChatDefaults } from './wire.js';
 import { ChatStreamIterator } from './stream.js';
 import { ContextManager } from './context-manager.js';
+import { embeddingCapabilityError } from './context.js';
 import type { PreparedChat } from './context-manager.js';
 import { DEFAULT_OLLAMA_MODEL, OLLAMA_DEFAULT_TIMEOUTS } from './types.js';
 import type {
@@ -311,12 +312,16 @@ export class OllamaProvider implements ModelProvider {
     if (options?.dimensions !== undefined) body.dimensions = options.dimensions;
     const keepAlive = options?.keepAlive ?? this.keepAlive;
     if (keepAlive !== undefined) body.keep_alive = keepAlive;
-    const res = await this.json<{
-      model?: string;
-      embeddings?: number[][];
-      prompt_eval_count?: number;
-      total_duration?: number;
-    }>('POST', '/api/embed', body, options, model);
+    let res: { model?: string; embeddings?: number[][]; prompt_eval_count?: number; total_duration?: number };
+    try {
+      res = await this.json('POST', '/api/embed', body, options, model);
+    } catch (error) {
+      // A server that lists no capabilities still refuses (500 on 0.9.6, 501 on 0.17.4): not worth a retry.
+      if (error instanceof ProviderError && /does not support embeddings/.test(error.providerMessage ?? error.message)) {
+        throw embeddingCapabilityError(model, ['not listed by the server']) ?? error;
+      }
+      throw error;
+    }
     if (!Array.isArray(res.embeddings)) throw protocolError('no "embeddings" list', this.ctx('POST', '/api/embed', model));
     const out: EmbedResult = { model: res.model ?? model, embeddings: res.embeddings };
     if (typeof res.prompt_eval_count === 'number') out.promptTokens = res.prompt_eval_count;

@@ -171,10 +171,12 @@ export const ollamaSpec: ProviderSpec<'ollama', OllamaConfig> = {
     };
     const keepAlive = keepAliveOf(section);
     if (keepAlive !== undefined) options.keepAlive = keepAlive;
-    if (section.has('context')) options.context = section.oneOf<ContextMode>('context', 'server', ['auto', 'server']);
-    if (section.has('max_context')) {
-      options.maxContext = section.number('max_context', DEFAULT_MAX_CONTEXT, { integer: true, min: 256, expected: 'a whole number of tokens, 256 or more' });
-    }
+    options.context = section.oneOf<ContextMode>('context', 'server', ['auto', 'server']);
+    options.maxContext = section.number('max_context', DEFAULT_MAX_CONTEXT, {
+      integer: true,
+      min: 256,
+      expected: 'a whole number of tokens, 256 or more',
+    });
     const sources: Record<string, ValueSource> = {
       enabled: section.sourceOf('enabled'),
       baseUrl: base.source,
@@ -183,8 +185,8 @@ export const ollamaSpec: ProviderSpec<'ollama', OllamaConfig> = {
       options: section.sourceOf('options'),
     };
     if (keepAlive !== undefined) sources.keepAlive = 'config';
-    if (options.context !== undefined) sources.context = 'config';
-    if (options.maxContext !== undefined) sources.maxContext = 'config';
+    sources.context = section.sourceOf('context');
+    sources.maxContext = section.sourceOf('max_context');
     return { options, sources };
   },
   create(options: OllamaConfig, logger?: Logger) {

@@ -37,6 +37,7 @@ describe('Ollama context rules', () => {
   it('sizes num_ctx under auto: the server default while it suffices, then grows in steps, never shrinks, never past the limit', () => {
     assert.equal(autoContext(3000, undefined, 32_768), undefined, 'fits the server default: leave it');
     assert.equal(autoContext(5000, undefined, 32_768), 2 * CONTEXT_STEP);
+    assert.equal(autoContext(5050 + 1024, undefined, 16_384), 8192, 'the worked example of docs/gateway.md');
     assert.equal(autoContext(5000, 8192, 32_768), 8192, 'fits the current window: keep it');
     assert.equal(autoContext(1000, 8192, 32_768), 8192, 'a short prompt does not shrink it (no reload)');
     assert.equal(autoContext(9000, 8192, 32_768), 12_288);

@@ -214,6 +214,21 @@ test('embed: a model without the embedding capability is refused before anything
   await p.close();
 });
 
+test('embed: the server\'s own refusal (0.9.6 answers 500 after loading the model) is unsupported, not a retryable server error', async () => {
+  fake.route('GET', '/api/tags', { body: { models: [tag('chatty:latest', 'd8')] } });
+  fake.route('POST', '/api/show', { body: { template: '{{ .Prompt }}', model_info: {} } });
+  fake.route('POST', '/api/embed', { status: 500, body: { error: 'this model does not support embeddings' } });
+  const p = provider();
+  await assert.rejects(p.embed('chatty', 'hello'), (e: unknown) => {
+    assert.ok(e instanceof ProviderError);
+    assert.equal(e.code, 'unsupported');
+    assert.equal(e.retryable, false);
+    assert.match(e.message, /^Model 'chatty' is not an embedding model/);
+    return true;
+  });
+  await p.close();
+});
+
 test('pull: progress events in order, ending in success', async () => {
   fake.once('POST', '/api/pull', {
     steps: [
