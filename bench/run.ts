@@ -5,8 +5,10 @@
  * Flags: `--quick` (short smoke run), `--no-real` (skip the real-Ollama part),
  * `--omega-src` (load Omega from src/ through tsx instead of the dist/ build),
  * `--omega-dist=<dir>` (load Omega from another build, e.g. a candidate fix compiled with
- * `tsc -p tsconfig.build.json --outDir <dir>`), `--only=<section>[,<section>...]` (stream,
- * single, ttfc, memory, real) to run a part.
+ * `tsc -p tsconfig.build.json --outDir <dir>`; the gateways section then serves from
+ * `<dir>/cli/main.js`), `--only=<section>[,<section>...]` (stream,
+ * single, ttfc, memory, gateways, real) to run a part; a bare section name (`npm run bench --
+ * gateways`) is the same as `--only=` with it.
  */
 import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,6 +20,8 @@ import ts from 'typescript';
 import { LABELS, omegaModuleUrl } from './clients.js';
 import type { CallResult, ClientName, OmegaSource } from './clients.js';
 import type { MemResult } from './mem-child.js';
+import { gatewayBlocks, runGateways } from './gateways.js';
+import type { GatewayConfig, GatewaySection } from './gateways.js';
 import { runReal } from './real.js';
 import type { RealResult } from './real.js';
 import { spawnBenchServer } from './spawn.js';
@@ -31,15 +35,18 @@ import type { ClientWorker } from './workers.js';
 // ---------------------------------------------------------------------------------------------
 // Configuration
 
-const SECTIONS = ['stream', 'single', 'ttfc', 'memory', 'real'] as const;
+const SECTIONS = ['stream', 'single', 'ttfc', 'memory', 'gateways', 'real'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const argv = process.argv.slice(2);
 const known = new Set(['--quick', '--no-real', '--omega-src']);
 let only: Set<Section> | undefined;
 let omegaDist: string | undefined;
+const bare: Section[] = [];
 for (const a of argv) {
-  if (a.startsWith('--omega-dist=')) {
+  if ((SECTIONS as readonly string[]).includes(a)) {
+    bare.push(a as Section);
+  } else if (a.startsWith('--omega-dist=')) {
     omegaDist = resolve(a.slice('--omega-dist='.length));
   } else if (a.startsWith('--only=')) {
     const names = a.slice('--only='.length).split(',');
@@ -48,12 +55,13 @@ for (const a of argv) {
       console.error(`Unknown section ${bad.join(', ')}; sections are ${SECTIONS.join(', ')}.`);
       process.exit(2);
     }
-    only = new Set(names as Section[]);
+    only = new Set([...(only ?? []), ...(names as Section[])]);
   } else if (!known.has(a)) {
-    console.error(`Unknown flag ${a}; use --quick, --no-real, --omega-src, --omega-dist=<dir> or --only=<sections>.`);
+    console.error(`Unknown flag ${a}; use --quick, --no-real, --omega-src, --omega-dist=<dir>, --only=<sections> or a section name (${SECTIONS.join(', ')}).`);
     process.exit(2);
   }
 }
+if (bare.length > 0) only = new Set([...(only ?? []), ...bare]);
 const QUICK = argv.includes('--quick');
 const runs = (s: Section): boolean => (only === undefined || only.has(s)) && (s !== 'real' || !argv.includes('--no-real'));
 const OMEGA_SOURCE: OmegaSource = argv.includes('--omega-src') ? 'src' : 'dist';
@@ -66,6 +74,12 @@ const CFG = QUICK
       single: { tokens: 200, requests: 400, concurrency: 32, warmup: 1, runs: 5 },
       ttfc: { tokens: 32, warmup: 10, pairs: 60 },
       memory: { streams: 1000, intervalMs: 100, chunks: 10, rounds: 1 },
+      gateways: {
+        stream: { chunks: 5_000, warmupMs: 500, runs: 3, rowBudgetMs: 20_000 },
+        ttfb: { tokens: 32, warmup: 3, pairs: 20 },
+        single: { tokens: 200, concurrency: 32, durationMs: 1_000, warmupMs: 500, maxRequests: 100_000, runs: 3 },
+        memory: { streams: 1000, intervalMs: 250, chunks: 20 },
+      } satisfies GatewayConfig,
       real: { numPredict: 64, warmup: 1, runs: 5 },
     }
   : {
@@ -73,6 +87,12 @@ const CFG = QUICK
       single: { tokens: 200, requests: 2_000, concurrency: 32, warmup: 2, runs: 9 },
       ttfc: { tokens: 32, warmup: 30, pairs: 300 },
       memory: { streams: 1000, intervalMs: 100, chunks: 50, rounds: 5 },
+      gateways: {
+        stream: { chunks: 10_000, warmupMs: 2_000, runs: 7, rowBudgetMs: 60_000 },
+        ttfb: { tokens: 32, warmup: 10, pairs: 100 },
+        single: { tokens: 200, concurrency: 32, durationMs: 2_000, warmupMs: 1_000, maxRequests: 100_000, runs: 5 },
+        memory: { streams: 1000, intervalMs: 500, chunks: 20 },
+      } satisfies GatewayConfig,
       real: { numPredict: 256, warmup: 2, runs: 15 },
     };
 
@@ -164,8 +184,10 @@ interface Report {
   single?: SingleSection;
   ttfc?: TtfcSection;
   memory?: MemSection;
+  gateways?: GatewaySection;
   real?: RealResult | { skipped: string };
-  targets: { name: string; value: number; target: string; pass: boolean }[];
+  /** `unit` is how `value` reads: a ratio (`x`, the default) or milliseconds. */
+  targets: { name: string; value: number; unit?: 'x' | 'ms'; target: string; pass: boolean }[];
   errors: string[];
 }
 
@@ -553,6 +575,7 @@ function blocks(r: Report): Block[] {
         (m.viaTsx ? 'tsx (--omega-src), which adds its loader thread to both.' : 'plain Node (bench code transpiled, no tsx).'),
     });
   }
+  if (r.gateways) out.push(...gatewayBlocks(r.gateways));
   if (r.real && 'skipped' in r.real) {
     out.push({ title: 'Real Ollama', head: ['skipped'], rows: [[r.real.skipped]], align: ['l'] });
   } else if (r.real) {
@@ -582,7 +605,7 @@ function blocks(r: Report): Block[] {
   out.push({
     title: 'Targets',
     head: ['target', 'value', 'goal', 'met'],
-    rows: r.targets.map((t) => [t.name, `${fmt(t.value, 2)}x`, t.target, t.pass ? 'yes' : 'NO']),
+    rows: r.targets.map((t) => [t.name, t.unit === 'ms' ? `${fmt(t.value, 3)} ms` : `${fmt(t.value, 2)}x`, t.target, t.pass ? 'yes' : 'NO']),
     align: ['l', 'r', 'l', 'l'],
   });
   return out;
@@ -609,9 +632,9 @@ function renderText(r: Report): string {
   return parts.join('\n');
 }
 
-function renderMarkdown(r: Report): string {
+function renderMarkdown(r: Report, title = 'Omega benchmark results'): string {
   const parts = [
-    '# Omega benchmark results',
+    `# ${title}`,
     '',
     `- Date: ${r.date}`,
     `- Machine: ${machineLine(r)}`,
@@ -625,6 +648,42 @@ function renderMarkdown(r: Report): string {
   }
   if (r.errors.length) parts.push('## Problems', '', ...r.errors.map((e) => `- ${e}`), '');
   return parts.join('\n');
+}
+
+/**
+ * Issue 12's targets for `omega serve`: against direct (chunks/s >= 0.8x, added first chunk
+ * <= 0.5 ms, req/s >= 0.7x), and against each peer (>= 5x their throughput, lower added time).
+ * Nothing is added for a row that has no figure.
+ */
+function gatewayTargets(g: GatewaySection, targets: Report['targets']): void {
+  for (const name of ['omega-ollama', 'omega-openai'] as const) {
+    const o = g.rows[name];
+    if (!o || o.unavailable !== undefined) continue;
+    const front = name === 'omega-ollama' ? 'Ollama front end' : 'OpenAI front end';
+    if (o.stream && !o.stream.error) targets.push({ name: `omega serve (${front}) streamed chunks/s vs direct`, value: o.stream.ratio, target: '>= 0.80x', pass: o.stream.ratio >= 0.8 });
+    const added = o.ttfb?.addedMs?.median;
+    if (added !== undefined) targets.push({ name: `omega serve (${front}) added first chunk, median`, value: added, unit: 'ms', target: '<= 0.5 ms', pass: added <= 0.5 });
+    if (o.single && !o.single.error) targets.push({ name: `omega serve (${front}) req/s at c=32 vs direct`, value: o.single.ratio, target: '>= 0.70x', pass: o.single.ratio >= 0.7 });
+    if (name !== 'omega-openai') continue;
+    for (const peer of ['litellm', 'portkey'] as const) {
+      const p = g.rows[peer];
+      if (!p || p.unavailable !== undefined) continue;
+      const label = peer === 'litellm' ? 'LiteLLM' : 'Portkey';
+      if (o.stream && p.stream && !o.stream.error && !p.stream.error) {
+        const v = o.stream.summary.median / p.stream.summary.median;
+        targets.push({ name: `omega serve vs ${label}, streamed chunks/s`, value: v, target: '>= 5x', pass: v >= 5 });
+      }
+      if (o.single && p.single && !o.single.error && !p.single.error) {
+        const v = o.single.summary.median / p.single.summary.median;
+        targets.push({ name: `omega serve vs ${label}, req/s at c=32`, value: v, target: '>= 5x', pass: v >= 5 });
+      }
+      const oa = o.ttfb?.addedMs?.median;
+      const pa = p.ttfb?.addedMs?.median;
+      if (oa !== undefined && pa !== undefined) {
+        targets.push({ name: `omega serve vs ${label}, added first chunk (Omega's)`, value: oa, unit: 'ms', target: `< ${fmt(pa, 3)} ms (${label}'s)`, pass: oa < pa });
+      }
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -658,7 +717,7 @@ async function main(): Promise<void> {
     errors: [],
   };
   const started = performance.now();
-  if (runs('stream') || runs('single') || runs('ttfc') || runs('memory')) {
+  if (runs('stream') || runs('single') || runs('ttfc') || runs('memory') || runs('gateways')) {
     const server = await spawnBenchServer();
     progress(`synthetic server ${server.url} (pid ${server.pid}); Omega from ${OMEGA_FROM}`);
     try {
@@ -666,6 +725,10 @@ async function main(): Promise<void> {
       if (runs('single')) report.single = await singleSection(server, report.errors);
       if (runs('ttfc')) report.ttfc = await ttfcSection(server, report.errors);
       if (runs('memory')) report.memory = await memSection(server, report.errors);
+      if (runs('gateways')) {
+        const main = omegaDist === undefined ? undefined : join(omegaDist, 'cli/main.js');
+        report.gateways = await runGateways(CFG.gateways, server, report.errors, progress, main);
+      }
     } finally {
       await server.close();
     }
@@ -691,12 +754,26 @@ async function main(): Promise<void> {
     report.targets.push({ name: `peak RSS, ${report.memory.streams} streams, Omega vs raw`, value: v, target: '<= 1.20x', pass: v <= 1.2 });
   }
 
+  if (report.gateways) gatewayTargets(report.gateways, report.targets);
+
   const text = renderText(report);
   process.stdout.write(`\n${text}`);
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(`${RESULTS_DIR}latest.json`, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(`${RESULTS_DIR}latest.md`, renderMarkdown(report));
-  progress(`wrote bench/results/latest.json and latest.md; ${fmt((performance.now() - started) / 1000, 1)} s in all`);
+  if (report.gateways) {
+    // The gateway figures also on their own, so that a run of that section alone does not
+    // have to replace the other sections' figures to be kept.
+    const { stream: _s, single: _n, ttfc: _t, memory: _m, real: _r, ...rest } = report;
+    const only: Report = {
+      ...rest,
+      targets: report.targets.filter((t) => t.name.startsWith('omega serve')),
+      errors: report.errors.filter((e) => e.startsWith('gateways')),
+    };
+    writeFileSync(`${RESULTS_DIR}gateways.json`, `${JSON.stringify(only, null, 2)}\n`);
+    writeFileSync(`${RESULTS_DIR}gateways.md`, renderMarkdown(only, 'Omega gateway benchmark results'));
+  }
+  progress(`wrote bench/results/latest.json and latest.md${report.gateways ? ', gateways.json and gateways.md' : ''}; ${fmt((performance.now() - started) / 1000, 1)} s in all`);
 }
 
 main().catch((err: unknown) => {

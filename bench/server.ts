@@ -7,40 +7,62 @@
  * CPU time (so the runner can tell whether the server was the bottleneck) and how many
  * streamed and non-streamed chats it has answered.
  *
+ * Besides Ollama's native `/api/chat` it answers Ollama's OpenAI-compatible
+ * `/v1/chat/completions` (SSE) with the same tokens, for the gateways that speak OpenAI upstream
+ * and for the direct OpenAI-protocol row of the gateway benchmark.
+ *
  * Streamed bodies are built once per chunk count and written in large slices as fast as the
  * socket accepts them, honouring backpressure; the first chunk is flushed on its own, as a
  * real server sends the first token before the rest exist.
  */
 import { createServer } from 'node:http';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { chunkLine, doneLine, parseMode, singleBody, streamBody } from './synthetic.js';
+import type { ServerResponse } from 'node:http';
+import {
+  chunkLine,
+  doneLine,
+  oaiChunkEvent,
+  oaiDoneEvents,
+  oaiSingleBody,
+  oaiStreamBody,
+  parseMode,
+  singleBody,
+  streamBody,
+} from './synthetic.js';
 
 /** Bytes per `write()` of a fast stream: large enough that syscalls are not the limit. */
 const SLICE_BYTES = 32 * 1024;
 
-/** Chat requests answered so far, by whether they asked for a stream: the runner reports what each client sent. */
-const served = { streamed: 0, single: 0 };
+/**
+ * Chat requests answered so far, by whether they asked for a stream (the runner reports what
+ * each client sent), and requests for paths this server does not answer (a gateway probing
+ * something it expects an Ollama to have).
+ */
+const served = { streamed: 0, single: 0, notFound: 0, lastNotFound: '' };
 
 const streamCache = new Map<string, { first: Buffer; rest: Buffer }>();
 const singleCache = new Map<string, Buffer>();
 
-function streamBuffers(model: string, n: number): { first: Buffer; rest: Buffer } {
-  const key = `${model}\u0000${n}`;
+/** The wire format of a chat answer: Ollama's NDJSON or the OpenAI-compatible SSE. */
+type Wire = 'ollama' | 'openai';
+
+function streamBuffers(wire: Wire, model: string, n: number, includeUsage = false): { first: Buffer; rest: Buffer } {
+  const key = `${wire}\u0000${model}\u0000${n}\u0000${includeUsage}`;
   let hit = streamCache.get(key);
   if (!hit) {
-    const all = Buffer.from(streamBody(model, n));
-    const firstLen = n > 0 ? Buffer.byteLength(chunkLine(model, 0)) : 0;
+    const all = Buffer.from(wire === 'ollama' ? streamBody(model, n) : oaiStreamBody(model, n, includeUsage));
+    const firstLine = wire === 'ollama' ? chunkLine(model, 0) : oaiChunkEvent(model, 0);
+    const firstLen = n > 0 ? Buffer.byteLength(firstLine) : 0;
     hit = { first: all.subarray(0, firstLen), rest: all.subarray(firstLen) };
     streamCache.set(key, hit);
   }
   return hit;
 }
 
-function singleBuffer(model: string, n: number): Buffer {
-  const key = `${model}\u0000${n}`;
+function singleBuffer(wire: Wire, model: string, n: number): Buffer {
+  const key = `${wire}\u0000${model}\u0000${n}`;
   let hit = singleCache.get(key);
   if (!hit) {
-    hit = Buffer.from(singleBody(model, n));
+    hit = Buffer.from(wire === 'ollama' ? singleBody(model, n) : oaiSingleBody(model, n));
     singleCache.set(key, hit);
   }
   return hit;
@@ -73,16 +95,18 @@ function pump(res: ServerResponse, buf: Buffer): void {
   next();
 }
 
-function streamFast(res: ServerResponse, model: string, n: number): void {
-  const { first, rest } = streamBuffers(model, n);
-  res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
+const CONTENT_TYPE: Record<Wire, string> = { ollama: 'application/x-ndjson', openai: 'text/event-stream' };
+
+function streamFast(res: ServerResponse, wire: Wire, model: string, n: number, includeUsage: boolean): void {
+  const { first, rest } = streamBuffers(wire, model, n, includeUsage);
+  res.writeHead(200, { 'Content-Type': CONTENT_TYPE[wire] });
   if (first.length > 0) res.write(first);
   // Let the first chunk leave before the bulk, like a server that has only one token yet.
   setImmediate(() => pump(res, rest));
 }
 
-function streamSlow(res: ServerResponse, model: string, intervalMs: number, n: number): void {
-  res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
+function streamSlow(res: ServerResponse, wire: Wire, model: string, intervalMs: number, n: number, includeUsage: boolean): void {
+  res.writeHead(200, { 'Content-Type': CONTENT_TYPE[wire] });
   let i = 0;
   const tick = (): void => {
     if (res.destroyed) {
@@ -90,40 +114,48 @@ function streamSlow(res: ServerResponse, model: string, intervalMs: number, n: n
       return;
     }
     if (i < n) {
-      res.write(chunkLine(model, i));
+      res.write(wire === 'ollama' ? chunkLine(model, i) : oaiChunkEvent(model, i));
       i++;
       return;
     }
     clearInterval(timer);
-    res.end(doneLine(model, n));
+    res.end(wire === 'ollama' ? doneLine(model, n) : oaiDoneEvents(model, n, includeUsage));
   };
   const timer = setInterval(tick, intervalMs);
   res.on('close', () => clearInterval(timer));
   tick();
 }
 
-function handleChat(req: IncomingMessage, res: ServerResponse, raw: string): void {
-  let body: { model?: unknown; stream?: unknown };
+function handleChat(wire: Wire, res: ServerResponse, raw: string): void {
+  let body: { model?: unknown; stream?: unknown; stream_options?: { include_usage?: unknown } };
   try {
     body = raw.trim() === '' ? {} : (JSON.parse(raw) as typeof body);
   } catch (err) {
-    sendJson(res, 400, JSON.stringify({ error: (err as Error).message }));
+    sendJson(res, 400, JSON.stringify(wire === 'ollama' ? { error: (err as Error).message } : oaiError((err as Error).message)));
     return;
   }
   const model = typeof body.model === 'string' ? body.model : '';
   if (model === '') {
-    sendJson(res, 400, '{"error":"model is required"}');
+    sendJson(res, 400, JSON.stringify(wire === 'ollama' ? { error: 'model is required' } : oaiError('model is required')));
     return;
   }
   const mode = parseMode(model);
-  if (body.stream === false) {
+  // Ollama's native API streams unless told not to; its OpenAI-compatible one only when asked.
+  const streamed = wire === 'ollama' ? body.stream !== false : body.stream === true;
+  if (!streamed) {
     served.single++;
-    sendJson(res, 200, singleBuffer(model, mode.n).toString());
+    sendJson(res, 200, singleBuffer(wire, model, mode.n).toString());
     return;
   }
   served.streamed++;
-  if (mode.kind === 'slow') streamSlow(res, model, mode.intervalMs, mode.n);
-  else streamFast(res, model, mode.n);
+  const includeUsage = wire === 'openai' && body.stream_options?.include_usage === true;
+  if (mode.kind === 'slow') streamSlow(res, wire, model, mode.intervalMs, mode.n, includeUsage);
+  else streamFast(res, wire, model, mode.n, includeUsage);
+}
+
+/** Ollama's OpenAI-compatible error body. */
+function oaiError(message: string): { error: { message: string; type: string; param: null; code: null } } {
+  return { error: { message, type: 'invalid_request_error', param: null, code: null } };
 }
 
 const TAGS = JSON.stringify({
@@ -151,10 +183,11 @@ server.maxRequestsPerSocket = 0;
 
 server.on('request', (req, res) => {
   const url = req.url ?? '/';
-  if (req.method === 'POST' && url === '/api/chat') {
+  if (req.method === 'POST' && (url === '/api/chat' || url === '/v1/chat/completions')) {
+    const wire: Wire = url === '/api/chat' ? 'ollama' : 'openai';
     const parts: Buffer[] = [];
     req.on('data', (d: Buffer) => parts.push(d));
-    req.on('end', () => handleChat(req, res, Buffer.concat(parts).toString()));
+    req.on('end', () => handleChat(wire, res, Buffer.concat(parts).toString()));
     return;
   }
   req.resume();
@@ -166,6 +199,8 @@ server.on('request', (req, res) => {
   } else if ((req.method === 'GET' || req.method === 'HEAD') && url === '/api/tags') {
     sendJson(res, 200, TAGS);
   } else {
+    served.notFound++;
+    served.lastNotFound = `${req.method ?? ''} ${url}`;
     res.writeHead(404, { 'Content-Type': 'text/plain' });
     res.end('404 page not found');
   }

@@ -22,6 +22,9 @@ export interface ServerStats {
   cpuMicros: number;
   streamed: number;
   single: number;
+  /** Requests for paths the server does not answer, and the last such `METHOD path`. */
+  notFound: number;
+  lastNotFound: string;
 }
 
 const SERVER_PATH = fileURLToPath(new URL('./server.ts', import.meta.url));
@@ -47,7 +50,7 @@ export async function spawnBenchServer(): Promise<BenchServer> {
   const url = `http://127.0.0.1:${port}`;
   const stats = (): Promise<ServerStats> =>
     new Promise<ServerStats>((resolve) => {
-      type Msg = { type?: string; usage?: NodeJS.CpuUsage; served?: { streamed: number; single: number } };
+      type Msg = { type?: string; usage?: NodeJS.CpuUsage; served?: Omit<ServerStats, 'cpuMicros'> };
       child.on('message', function onMsg(msg: Msg) {
         if (msg.type === 'cpu' && msg.usage && msg.served) {
           child.off('message', onMsg);

@@ -123,3 +123,57 @@ export function parseMode(model: string): BenchMode {
   if (m) return { kind: 'slow', intervalMs: Number(m[1]), n: Number(m[2]) };
   return { kind: 'fast', n: 100 };
 }
+
+// ---------------------------------------------------------------------------------------------
+// The same tokens through Ollama's OpenAI-compatible `/v1/chat/completions`, as 0.9.6 writes
+// it: one SSE `data:` event per chunk (Go's JSON, so `<`, `>`, `&` escaped), a last chunk
+// with `finish_reason`, an optional usage chunk, then `data: [DONE]`. The gateways that speak
+// OpenAI upstream (Portkey's Ollama provider does) read these bytes.
+
+/** Seconds since the epoch that every synthetic OpenAI chunk carries. */
+const OAI_CREATED = Math.floor(BASE_MS / 1000);
+
+function oaiChunk(model: string, content: string, finish: string | null): string {
+  return (
+    `{"id":"chatcmpl-417","object":"chat.completion.chunk","created":${OAI_CREATED},"model":${goJsonString(model)},` +
+    `"system_fingerprint":"fp_ollama","choices":[{"index":0,"delta":{"role":"assistant","content":${goJsonString(content)}},` +
+    `"finish_reason":${finish === null ? 'null' : `"${finish}"`}}]}`
+  );
+}
+
+/** One intermediate SSE event of the OpenAI-compatible stream (with its blank line). */
+export function oaiChunkEvent(model: string, i: number): string {
+  return `data: ${oaiChunk(model, tokenAt(i), null)}\n\n`;
+}
+
+/** The closing events of an OpenAI-compatible stream of `n` tokens: finish chunk, usage chunk if asked, `[DONE]`. */
+export function oaiDoneEvents(model: string, n: number, includeUsage: boolean): string {
+  let s = `data: ${oaiChunk(model, '', 'stop')}\n\n`;
+  if (includeUsage) {
+    const m = metrics(n);
+    s +=
+      `data: {"id":"chatcmpl-417","object":"chat.completion.chunk","created":${OAI_CREATED},"model":${goJsonString(model)},` +
+      `"system_fingerprint":"fp_ollama","choices":[],"usage":{"prompt_tokens":${m.prompt_eval_count},` +
+      `"completion_tokens":${n},"total_tokens":${(m.prompt_eval_count ?? 0) + n}}}\n\n`;
+  }
+  return `${s}data: [DONE]\n\n`;
+}
+
+/** The whole SSE body of an OpenAI-compatible stream of `n` tokens. */
+export function oaiStreamBody(model: string, n: number, includeUsage: boolean): string {
+  const parts: string[] = [];
+  for (let i = 0; i < n; i++) parts.push(oaiChunkEvent(model, i));
+  parts.push(oaiDoneEvents(model, n, includeUsage));
+  return parts.join('');
+}
+
+/** The non-streamed OpenAI-compatible answer for `n` tokens. */
+export function oaiSingleBody(model: string, n: number): string {
+  const m = metrics(n);
+  return (
+    `{"id":"chatcmpl-417","object":"chat.completion","created":${OAI_CREATED},"model":${goJsonString(model)},` +
+    `"system_fingerprint":"fp_ollama","choices":[{"index":0,"message":{"role":"assistant","content":${goJsonString(expectedText(n))}},` +
+    `"finish_reason":"stop"}],"usage":{"prompt_tokens":${m.prompt_eval_count},"completion_tokens":${n},` +
+    `"total_tokens":${(m.prompt_eval_count ?? 0) + n}}}`
+  );
+}

@@ -1,26 +1,39 @@
 /**
  * The test runner behind `npm test` (after lint, typecheck and build).
  *
- * It lists test/**\/*.test.ts itself (Node 20 does not expand globs), and when integration
- * files are among them it gets Ollama, generates the tiny model and starts ONE shared
- * `ollama serve` before running every file in ONE `node --test` child, so that node's
- * closing summary counts every test. The server is stopped afterwards whatever happens.
+ * It lists test/**\/*.test.ts itself (Node 20 does not expand globs). The unit files run once,
+ * in one `node --test` child. When integration files are among the selected ones it gets every
+ * Ollama version to test (scripts/get-ollama.ts: 0.9.6 and 0.17.4 by default), generates the
+ * tiny model, gets the real small model (scripts/get-model.ts), and for each version starts
+ * ONE shared `ollama serve` and runs the integration files in one `node --test` child with the
+ * version in OMEGA_TEST_OLLAMA_VERSION. Each server is stopped afterwards whatever happens.
+ * A line per version and one closing line for the whole run sum up node's counts.
  *
  * Usage: node --import tsx scripts/test.ts [--unit | --integration] [--test-*=... node flags] [file or path filter...]
  *   --unit          only tests outside test/integration/
  *   --integration   only tests in test/integration/
  *   a filter        an existing file or directory, or a substring of a test file's path
- * OMEGA_SKIP_OLLAMA=1 skips the real-Ollama tests, with a banner.
+ * OMEGA_SKIP_OLLAMA=1 skips the real-Ollama tests, with a banner; OMEGA_OLLAMA_VERSIONS chooses versions.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { getOllama } from './get-ollama.js';
+import { getOllamas } from './get-ollama.js';
+import type { OllamaBinary } from './get-ollama.js';
 import { ensureTinyModel } from './gen-tiny-model.js';
+import { ensureGemmaModel, gemmaSkipBanner } from './get-model.js';
 import { REPO_ROOT, formatMs, isMain } from './lib/paths.js';
-import { SHARED_BIN_ENV, SHARED_URL_ENV, skipBanner, skipOllama, startOllama } from '../test/support/ollama-harness.js';
+import {
+  GEMMA_SKIP_ENV,
+  SHARED_BIN_ENV,
+  SHARED_GEMMA_ENV,
+  SHARED_URL_ENV,
+  SHARED_VERSION_ENV,
+  skipBanner,
+  skipOllama,
+  startOllama,
+} from '../test/support/ollama-harness.js';
 import type { OllamaServer } from '../test/support/ollama-harness.js';
 
 /** Per-test limit handed to node: generous, because a cold model load on a slow CI box is slow. */
@@ -95,8 +108,34 @@ export function summaryCounts(output: string): { pass: number; fail: number; ski
   return { pass, fail: fail + (read('cancelled') ?? 0), skipped: read('skipped') ?? 0 };
 }
 
+/** node's counts, summed over several runs. */
+export interface Counts {
+  pass: number;
+  fail: number;
+  skipped: number;
+}
+
+/** Adds counts; a run without a summary (node died) counts as one failure. */
+export function addCounts(a: Counts, b: Counts | undefined): Counts {
+  if (b === undefined) return { ...a, fail: a.fail + 1 };
+  return { pass: a.pass + b.pass, fail: a.fail + b.fail, skipped: a.skipped + b.skipped };
+}
+
+/** The per-version line (worded so that no CI parser mistakes it for the closing line). */
+export function versionLine(version: string, counts: Counts | undefined, testsMs: number, setupMs: number): string {
+  const c = counts ? `${counts.pass} pass / ${counts.fail} fail / ${counts.skipped} skipped` : 'no summary (node --test died)';
+  return `[ollama ${version}] integration ${c}; tests ${formatMs(testsMs)}, server start and model import ${formatMs(setupMs)}`;
+}
+
+/** One `node --test` child's outcome. */
+interface NodeRun {
+  code: number;
+  counts: Counts | undefined;
+  ms: number;
+}
+
 function note(line: string): void {
-  // stderr, so that node's closing summary stays the last thing on stdout.
+  // stderr, so that the closing summary stays the last thing on stdout.
   process.stderr.write(`omega-test: ${line}\n`);
 }
 
@@ -108,12 +147,13 @@ async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   const integrationFiles = files.filter((f) => f.startsWith(INTEGRATION_DIR));
+  const unitFiles = files.filter((f) => !f.startsWith(INTEGRATION_DIR));
   const skipping = integrationFiles.length > 0 && skipOllama();
 
   let child: ReturnType<typeof spawn> | undefined;
   let interrupted: NodeJS.Signals | undefined;
-  // On a signal the child is told to stop; the normal path below then stops the server,
-  // cleans up and exits with the child's code. A second signal exits at once (the
+  // On a signal the running child is told to stop; the normal path below then stops the
+  // server, cleans up and exits with the child's code. A second signal exits at once (the
   // harness's exit hook still kills the server).
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
@@ -125,86 +165,114 @@ async function main(argv: readonly string[]): Promise<number> {
     });
   }
 
-  let server: OllamaServer | undefined;
-  let setupMs = 0;
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  if (skipping) {
-    process.stderr.write(`${skipBanner()}\n`);
-  } else if (integrationFiles.length > 0) {
-    const t0 = performance.now();
-    const bin = await getOllama({ log: note });
-    note(`ollama ${bin.path} (v${bin.version}, ${bin.source}) in ${formatMs(bin.ms)}`);
-    const model = ensureTinyModel();
-    note(`tiny model ${relative(REPO_ROOT, model.path)} (${Math.round(model.sizeBytes / 1024)} KiB, ${model.written ? 'written' : 'unchanged'}) in ${formatMs(model.ms)}`);
-    const t1 = performance.now();
-    server = await startOllama({ bin: bin.path, modelFile: model.path, log: note, handleSignals: false });
-    note(`shared ollama serve on ${server.url} ready in ${formatMs(performance.now() - t1)}`);
-    setupMs = performance.now() - t0;
-    env[SHARED_URL_ENV] = server.url;
-    env[SHARED_BIN_ENV] = bin.path;
-  }
+  const runNode = async (runFiles: string[], env: NodeJS.ProcessEnv): Promise<NodeRun> => {
+    const reporter = process.stdout.isTTY ? 'spec' : 'tap';
+    const nodeArgs = [
+      '--import',
+      'tsx',
+      '--test',
+      '--test-concurrency=1',
+      `--test-timeout=${TEST_TIMEOUT_MS}`,
+      `--test-reporter=${reporter}`,
+      '--test-reporter-destination=stdout',
+      ...args.nodeFlags,
+      ...runFiles,
+    ];
+    const started = performance.now();
+    let outputTail = '';
+    const code = await new Promise<number>((resolvePromise) => {
+      child = spawn(process.execPath, nodeArgs, { cwd: REPO_ROOT, env, stdio: ['inherit', 'pipe', 'inherit'] });
+      // Passed through as is; the tail is kept to read node's summary.
+      child.stdout?.on('data', (chunk: Buffer) => {
+        process.stdout.write(chunk);
+        outputTail = (outputTail + chunk.toString('utf8')).slice(-8192);
+      });
+      child.on('error', (err) => {
+        note(`could not start node --test: ${err.message}`);
+        resolvePromise(1);
+      });
+      child.on('close', (exitCode, signal) => resolvePromise(exitCode ?? (signal === 'SIGINT' ? 130 : 143)));
+    });
+    child = undefined;
+    return { code, counts: summaryCounts(outputTail), ms: performance.now() - started };
+  };
 
-  const timesDir = mkdtempSync(join(tmpdir(), 'omega-test-'));
-  const timesFile = join(timesDir, 'files.jsonl');
-  const reporter = process.stdout.isTTY ? 'spec' : 'tap';
-  const nodeArgs = [
-    '--import',
-    'tsx',
-    '--test',
-    '--test-concurrency=1',
-    `--test-timeout=${TEST_TIMEOUT_MS}`,
-    `--test-reporter=${reporter}`,
-    '--test-reporter-destination=stdout',
-    `--test-reporter=${join(REPO_ROOT, 'scripts', 'lib', 'file-times-reporter.mjs')}`,
-    `--test-reporter-destination=${timesFile}`,
-    ...args.nodeFlags,
-    ...files,
-  ];
+  let total: Counts = { pass: 0, fail: 0, skipped: 0 };
+  let worst = 0;
   const started = performance.now();
-  let outputTail = '';
-  const code = await new Promise<number>((resolvePromise) => {
-    child = spawn(process.execPath, nodeArgs, { cwd: REPO_ROOT, env, stdio: ['inherit', 'pipe', 'inherit'] });
-    // Passed through as is; the tail is kept to restate node's summary as the closing line.
-    child.stdout?.on('data', (chunk: Buffer) => {
-      process.stdout.write(chunk);
-      outputTail = (outputTail + chunk.toString('utf8')).slice(-8192);
-    });
-    child.on('error', (err) => {
-      note(`could not start node --test: ${err.message}`);
-      resolvePromise(1);
-    });
-    child.on('close', (exitCode, signal) => resolvePromise(exitCode ?? (signal === 'SIGINT' ? 130 : 143)));
-  });
-  const totalMs = performance.now() - started;
-  if (server) {
-    if (code !== 0 && interrupted === undefined) {
-      process.stderr.write(`--- shared ollama serve log (tail) ---\n${server.logTail(60)}\n--- end of log ---\n`);
+  const lines: string[] = [];
+
+  if (unitFiles.length > 0) {
+    const unit = await runNode(unitFiles, { ...process.env });
+    total = addCounts(total, unit.counts);
+    worst = worst || unit.code;
+    lines.push(`unit: ${unitFiles.length} file(s) in ${formatMs(unit.ms)}`);
+  }
+
+  if (integrationFiles.length > 0 && skipping) {
+    process.stderr.write(`${skipBanner()}\n`);
+    const run = await runNode(integrationFiles, { ...process.env });
+    total = addCounts(total, run.counts);
+    worst = worst || run.code;
+  } else if (integrationFiles.length > 0 && interrupted === undefined) {
+    const t0 = performance.now();
+    const bins: OllamaBinary[] = await getOllamas({ log: note });
+    for (const bin of bins) note(`ollama ${bin.path} (v${bin.version}, ${bin.source}) in ${formatMs(bin.ms)}`);
+    const tiny = ensureTinyModel();
+    note(`tiny model ${relative(REPO_ROOT, tiny.path)} (${Math.round(tiny.sizeBytes / 1024)} KiB, ${tiny.written ? 'written' : 'unchanged'}) in ${formatMs(tiny.ms)}`);
+    let gemmaFile: string | undefined;
+    let gemmaSkip: string | undefined;
+    try {
+      const gemma = await ensureGemmaModel({ log: note });
+      gemmaFile = gemma.path;
+      note(`real model ${relative(REPO_ROOT, gemma.path)} (${gemma.source}) in ${formatMs(gemma.ms)}`);
+    } catch (error) {
+      gemmaSkip = (error as Error).message;
+      process.stderr.write(`${gemmaSkipBanner(gemmaSkip)}\n`);
     }
-    await server.stop();
+    lines.push(`getting Ollama and the models: ${formatMs(performance.now() - t0)}`);
+
+    for (const bin of bins) {
+      if (interrupted !== undefined) break;
+      const t1 = performance.now();
+      let server: OllamaServer | undefined;
+      try {
+        server = await startOllama({ bin: bin.path, modelFile: tiny.path, gemmaFile, log: (l) => note(`[ollama ${bin.version}] ${l}`), handleSignals: false });
+      } catch (error) {
+        note(`[ollama ${bin.version}] could not start: ${(error as Error).message}`);
+        total = addCounts(total, undefined);
+        worst = worst || 1;
+        lines.push(versionLine(bin.version, undefined, 0, performance.now() - t1));
+        continue;
+      }
+      const setupMs = performance.now() - t1;
+      note(`[ollama ${bin.version}] shared ollama serve on ${server.url} ready in ${formatMs(setupMs)}`);
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        [SHARED_URL_ENV]: server.url,
+        [SHARED_BIN_ENV]: bin.path,
+        [SHARED_VERSION_ENV]: bin.version,
+        [SHARED_GEMMA_ENV]: server.gemma ?? '',
+        [GEMMA_SKIP_ENV]: gemmaSkip ?? '',
+      };
+      const run = await runNode(integrationFiles, env);
+      if (run.code !== 0 && interrupted === undefined) {
+        process.stderr.write(`--- ollama ${bin.version} serve log (tail) ---\n${server.logTail(60)}\n--- end of log ---\n`);
+      }
+      await server.stop();
+      total = addCounts(total, run.counts);
+      worst = worst || run.code;
+      lines.push(versionLine(bin.version, run.counts, run.ms, setupMs));
+    }
+    if (gemmaSkip !== undefined) process.stderr.write(`${gemmaSkipBanner(gemmaSkip)}\n`);
   }
 
-  let fileTimes: { file: string; ms: number; ok: boolean }[] = [];
-  try {
-    fileTimes = readFileSync(timesFile, 'utf8')
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map((l) => JSON.parse(l) as { file: string; ms: number; ok: boolean });
-  } catch {
-    // No times when node died before writing any; the summary just omits them.
-  }
-  rmSync(timesDir, { recursive: true, force: true });
-
-  const isIntegration = (f: string): boolean => relative(REPO_ROOT, f).split(sep).join('/').startsWith(INTEGRATION_DIR);
-  const integrationMs = fileTimes.filter((t) => isIntegration(t.file)).reduce((a, t) => a + t.ms, 0);
-  note(
-    `${files.length} file(s) ran in ${formatMs(totalMs)}` +
-      (server ? `; integration: ${formatMs(integrationMs)} in tests + ${formatMs(setupMs)} getting Ollama and starting it` : ''),
-  );
+  note(`${files.length} file(s) ran in ${formatMs(performance.now() - started)}`);
+  for (const line of lines) note(line);
   if (skipping) process.stderr.write(`${skipBanner()}\n`);
-  const counts = summaryCounts(outputTail);
   // One plain closing line that any CI log reader understands, after everything else.
-  if (counts) process.stdout.write(`omega-test: ${counts.pass} passed, ${counts.fail} failed, ${counts.skipped} skipped\n`);
-  return code;
+  process.stdout.write(`omega-test: ${total.pass} passed, ${total.fail} failed, ${total.skipped} skipped\n`);
+  return interrupted !== undefined ? (interrupted === 'SIGINT' ? 130 : 143) : worst;
 }
 
 if (isMain(import.meta.url)) {

@@ -9,8 +9,14 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url)).repla
 export const CACHE_DIR = join(REPO_ROOT, '.cache');
 /** Where the tiny test model is written. */
 export const TINY_MODEL_PATH = join(CACHE_DIR, 'models', 'tiny.gguf');
-/** Where a built Ollama is kept. */
+/** Where a built Ollama was kept before several versions were cached (still picked up, and moved). */
 export const OLLAMA_CACHE_BIN = join(CACHE_DIR, 'ollama', 'bin', 'ollama');
+/** Where the built Ollama of one version is kept: .cache/ollama/<version>/bin/ollama. */
+export function ollamaCacheBin(version: string, cacheDir = CACHE_DIR): string {
+  return join(cacheDir, 'ollama', version, 'bin', 'ollama');
+}
+/** The real small model (Gemma 3 270M, Q4_K_M), assembled from its PyPI chunk packages. */
+export const GEMMA_MODEL_PATH = join(CACHE_DIR, 'models', 'gemma3-270m-q4_k_m.gguf');
 
 /** Formats a duration for progress lines: `850 ms`, `12.3 s`, `3m40s`. */
 export function formatMs(ms: number): string {

@@ -3,6 +3,7 @@
  */
 import { CommanderError } from 'commander';
 import { ConfigError, OmegaError, ProviderError, UsageError, redactSecrets } from '../core/errors.js';
+import { notRunningStep } from '../providers/ollama/index.js';
 
 /** Exit codes of `omega`. */
 export const EXIT = {
@@ -54,17 +55,17 @@ export function withPeriod(text: string): string {
 
 /**
  * A hint the CLI knows for a provider failure whose error carries none: how to start
- * Ollama, or how to get a missing model.
+ * Ollama, or how to get a missing model. Reads the error's fields, never its message.
  */
 function fallbackHint(error: ProviderError): string | undefined {
   if (error.provider !== 'ollama') return undefined;
-  // Only for "cannot connect to Ollama"; `unavailable` also covers Ollama failing to reach its registry.
-  if (error.code === 'unavailable' && !error.message.includes('ollama serve') && !/registry/i.test(error.message)) {
-    return 'Start it with `ollama serve` (or set OLLAMA_HOST if it runs elsewhere).';
-  }
-  if (error.code === 'model_not_found' && !error.message.includes('ollama pull')) {
-    const model = /model ["'“]?([^"'”\s]+)["'”]? not found/i.exec(error.message)?.[1];
-    return model ? `Run \`ollama pull ${model}\`.` : 'Pull it with `ollama pull <model>`; `omega models` lists what is installed.';
+  // Ollama's own "cannot reach the registry" carries a hint, so `unavailable` here means Ollama itself.
+  if (error.code === 'unavailable') return notRunningStep(error.baseUrlSource);
+  // A pull of a name the registry does not know: pulling again is no advice.
+  if (error.code === 'model_not_found' && error.endpoint !== 'POST /api/pull') {
+    return error.model !== undefined && error.model !== ''
+      ? `Run \`ollama pull ${error.model}\`.`
+      : 'Pull it with `ollama pull <model>`; `omega models` lists what is installed.';
   }
   return undefined;
 }

@@ -72,6 +72,9 @@ export function isRetryableCode(code: ProviderErrorCode): boolean {
 /** The phase of a request that ran out of time. */
 export type TimeoutPhase = 'connect' | 'load' | 'idle' | 'request';
 
+/** Where a provider's base URL came from: its default, the config (or constructor option), or an environment variable. */
+export type BaseUrlSource = 'default' | 'config' | 'env';
+
 /** Construction options of {@link ProviderError}. */
 export interface ProviderErrorOptions {
   provider: string;
@@ -90,6 +93,14 @@ export interface ProviderErrorOptions {
   retryAfterMs?: number;
   /** The provider's own error text, verbatim. */
   providerMessage?: string;
+  /** The model the request named. */
+  model?: string;
+  /** The base URL the request went to. */
+  baseUrl?: string;
+  /** Method and path below the base URL, e.g. `POST /api/chat`. */
+  endpoint?: string;
+  /** Where {@link baseUrl} came from. */
+  baseUrlSource?: BaseUrlSource;
 }
 
 /** A provider call failed. `code` says how; `retryable` says whether to try again or elsewhere. */
@@ -102,6 +113,14 @@ export class ProviderError extends OmegaError {
   readonly partialText?: string;
   readonly retryAfterMs?: number;
   readonly providerMessage?: string;
+  /** The model the request named; read this rather than parsing the message. */
+  readonly model?: string;
+  /** The base URL the request went to. */
+  readonly baseUrl?: string;
+  /** Method and path below the base URL, e.g. `POST /api/chat`. */
+  readonly endpoint?: string;
+  /** Where {@link baseUrl} came from, when the provider knows. */
+  readonly baseUrlSource?: BaseUrlSource;
 
   constructor(options: ProviderErrorOptions) {
     super('provider', options.message, { cause: options.cause, hint: options.hint });
@@ -114,6 +133,10 @@ export class ProviderError extends OmegaError {
     if (options.partialText !== undefined) this.partialText = options.partialText;
     if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
     if (options.providerMessage !== undefined) this.providerMessage = options.providerMessage;
+    if (options.model !== undefined) this.model = options.model;
+    if (options.baseUrl !== undefined) this.baseUrl = options.baseUrl;
+    if (options.endpoint !== undefined) this.endpoint = options.endpoint;
+    if (options.baseUrlSource !== undefined) this.baseUrlSource = options.baseUrlSource;
   }
 }
 

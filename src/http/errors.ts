@@ -1,10 +1,9 @@
 /**
  * Transport-level failures. They say what went wrong on the wire, not what it means for a
- * given provider: each provider turns them into a {@link ProviderError} with its own wording
- * (which service, which config key to raise).
+ * given provider: the shared provider module (`src/providers/shared/`) turns them into
+ * `ProviderError`s in each provider's own words.
  */
-import { ProviderError } from '../core/errors.js';
-import type { ProviderErrorCode, TimeoutPhase } from '../core/errors.js';
+import type { TimeoutPhase } from '../core/errors.js';
 
 /** How a request failed below HTTP semantics. */
 export type TransportErrorKind =
@@ -55,23 +54,6 @@ export function isTransportError(error: unknown, kind?: TransportErrorKind): err
   return error instanceof TransportError && (kind === undefined || error.kind === kind);
 }
 
-/** The provider error code a transport failure maps to, the same for every provider. */
-export function providerCodeFor(kind: TransportErrorKind): ProviderErrorCode {
-  switch (kind) {
-    case 'unreachable':
-      return 'unavailable';
-    case 'timeout':
-      return 'timeout';
-    case 'aborted':
-    case 'closed':
-      return 'aborted';
-    case 'connection_lost':
-      return 'connection_lost';
-    case 'protocol':
-      return 'protocol';
-  }
-}
-
 /** The `code` property of an error-like value (Node's `ECONNREFUSED`, undici's `UND_ERR_*`). */
 export function errorCode(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
@@ -98,53 +80,4 @@ export function formatDuration(ms: number): string {
 
 function trim(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(1).replace(/\.0$/, '');
-}
-
-/**
- * How one provider words transport failures. Cancellation and a closed provider read the same
- * for every provider; the rest names the provider's own config keys and likely causes.
- */
-export interface TransportWording {
-  /** Provider name for {@link ProviderError.provider}, e.g. `ollama`. */
-  provider: string;
-  /** The service in sentences, e.g. `Ollama`. */
-  label: string;
-  method: string;
-  endpoint: string;
-  unreachable: (err: TransportError) => { message: string; hint?: string };
-  timeout: (phase: TimeoutPhase, ms: number) => string;
-  connectionLost: () => string;
-  protocol: () => string;
-}
-
-/** A transport failure as a {@link ProviderError}, in the provider's own words. */
-export function transportProviderError(err: TransportError, wording: TransportWording, partialText?: string): ProviderError {
-  const base = {
-    provider: wording.provider,
-    code: providerCodeFor(err.kind),
-    cause: err,
-    ...(partialText === undefined || partialText === '' ? {} : { partialText }),
-  };
-  const { label, method, endpoint } = wording;
-  switch (err.kind) {
-    case 'unreachable': {
-      const { message, hint } = wording.unreachable(err);
-      return new ProviderError({ ...base, message, ...(hint === undefined ? {} : { hint }) });
-    }
-    case 'timeout': {
-      const phase = err.phase ?? 'request';
-      return new ProviderError({ ...base, phase, message: wording.timeout(phase, err.timeoutMs ?? 0) });
-    }
-    case 'aborted':
-      return new ProviderError({ ...base, message: `The ${label} request (${method} ${endpoint}) was cancelled.` });
-    case 'closed':
-      return new ProviderError({
-        ...base,
-        message: `The ${label} provider was closed while ${method} ${endpoint} was in flight; create a new provider to make more calls.`,
-      });
-    case 'connection_lost':
-      return new ProviderError({ ...base, message: wording.connectionLost() });
-    case 'protocol':
-      return new ProviderError({ ...base, message: wording.protocol() });
-  }
 }

@@ -133,6 +133,22 @@ describe('errors', () => {
     assert.equal(already, 'provider.ollama.model in /c.toml line 3 must be a string.');
   });
 
+  it('words the hint from the error\'s fields, not its message', () => {
+    const fromEnv = new ProviderError({ provider: 'ollama', code: 'unavailable', message: 'Ollama is unreachable', baseUrlSource: 'env' });
+    assert.match(describeError(fromEnv), /Start it with `ollama serve`, or fix OLLAMA_HOST/);
+    // The message names a model, but no field does: the CLI does not guess from prose.
+    const unnamed = new ProviderError({ provider: 'ollama', code: 'model_not_found', message: 'model "qwen3" not found' });
+    assert.doesNotMatch(describeError(unnamed), /ollama pull qwen3/);
+    const pull = new ProviderError({
+      provider: 'ollama',
+      code: 'model_not_found',
+      message: "Model 'nope' does not exist in the registry",
+      model: 'nope',
+      endpoint: 'POST /api/pull',
+    });
+    assert.doesNotMatch(describeError(pull), /ollama pull/);
+  });
+
   it('adds a hint unless the message already says what to run; --verbose always adds it', () => {
     const withCommand = new ProviderError({
       provider: 'ollama',
@@ -144,7 +160,8 @@ describe('errors', () => {
     assert.match(describeError(withCommand, true), /Nothing accepted a connection\.$/);
     const bare = new ProviderError({ provider: 'ollama', code: 'unavailable', message: 'Ollama is unreachable' });
     assert.match(describeError(bare), /^Ollama is unreachable\. Start it with `ollama serve`/);
-    const notFound = new ProviderError({ provider: 'ollama', code: 'model_not_found', message: 'model "qwen3" not found' });
+    // The model is a field now: the CLI no longer reads it out of the message.
+    const notFound = new ProviderError({ provider: 'ollama', code: 'model_not_found', message: 'model "qwen3" not found', model: 'qwen3' });
     assert.match(describeError(notFound), /Run `ollama pull qwen3`\.$/);
   });
 

@@ -1,5 +1,5 @@
 /**
- * The `omega` CLI as a subprocess against a real `ollama serve` (v0.9.6) with the tiny
+ * The `omega` CLI as a subprocess against a real `ollama serve` (each version the runner tests) with the tiny
  * generated models. Run by `npm test` with a shared server, or alone (it starts its own):
  *   node --import tsx --test test/integration/cli.test.ts
  */

@@ -1,5 +1,5 @@
 /**
- * The gateway against a real `ollama serve` (v0.9.6) with the tiny generated model, and a real
+ * The gateway against a real `ollama serve` (each version the runner tests) with the tiny generated model, and a real
  * SQLite memory file. Run by `npm test` with a shared server, or alone (it starts its own):
  *   node --import tsx --test test/integration/gateway.test.ts
  */

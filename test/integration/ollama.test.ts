@@ -1,5 +1,5 @@
 /**
- * Omega's Ollama provider against a real `ollama serve` (v0.9.6) running the tiny generated
+ * Omega's Ollama provider against a real `ollama serve` (each version the runner tests) running the tiny generated
  * model. Run by `npm test` with a shared server, or alone (it then starts its own):
  *   node --import tsx --test test/integration/ollama.test.ts
  */
@@ -10,7 +10,7 @@ import { isProviderError } from '../../src/core/errors.js';
 import type { ProviderError } from '../../src/core/errors.js';
 import type { ChatChunk, ChatRequest, ToolDefinition } from '../../src/core/types.js';
 import { compareVersions } from '../../scripts/get-ollama.js';
-import { freePort, ollamaSkipReason, startOllama, useOllama } from '../support/ollama-harness.js';
+import { SHARED_VERSION_ENV, freePort, ollamaSkipReason, startOllama, useOllama } from '../support/ollama-harness.js';
 
 /**
  * Every test: a generous limit (a cold model load on a loaded 2-core CI box can take many
@@ -84,6 +84,10 @@ describe('Ollama provider against a real ollama serve', () => {
     const raw = (await (await fetch(`${ollama.url}/api/version`)).json()) as { version: string };
     assert.equal(version, raw.version);
     assert.ok(compareVersions(version, '0.9.0') >= 0, version);
+    // The runner tests several versions; each run must really be talking to the one it names.
+    const expected = process.env[SHARED_VERSION_ENV];
+    if (expected) assert.equal(version, expected);
+    assert.equal(ollama.version, version);
   });
 
   test('isAvailable() is true while the server runs', SLOW, async () => {

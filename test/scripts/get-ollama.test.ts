@@ -1,16 +1,23 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   NO_OLLAMA_MESSAGE,
+  OLLAMA_NEWEST,
+  OLLAMA_VERSIONS,
   compareVersions,
   findOnPath,
   getOllama,
+  getOllamas,
+  missingDebianHeaders,
+  needsExtraHeaders,
   parseOllamaVersionOutput,
   parseVersion,
+  requestedVersions,
 } from '../../scripts/get-ollama.js';
+import { ollamaCacheBin } from '../../scripts/lib/paths.js';
 
 describe('get-ollama: version parsing', () => {
   test('parseVersion accepts x.y.z with an optional v and suffix', () => {
@@ -35,6 +42,48 @@ describe('get-ollama: version parsing', () => {
   });
 });
 
+describe('get-ollama: which versions', () => {
+  test('by default both tested releases, oldest first; 0.17.4 is the newest', () => {
+    assert.deepEqual(requestedVersions({}), ['0.9.6', '0.17.4']);
+    assert.deepEqual([...OLLAMA_VERSIONS], ['0.9.6', '0.17.4']);
+    assert.equal(OLLAMA_NEWEST, '0.17.4');
+  });
+
+  test('OMEGA_OLLAMA_VERSIONS chooses, deduplicates and sorts numerically', () => {
+    assert.deepEqual(requestedVersions({ OMEGA_OLLAMA_VERSIONS: '0.17.4' }), ['0.17.4']);
+    assert.deepEqual(requestedVersions({ OMEGA_OLLAMA_VERSIONS: ' 0.17.4, v0.9.6,0.17.4 ' }), ['0.9.6', '0.17.4']);
+    assert.deepEqual(requestedVersions({ OMEGA_OLLAMA_VERSIONS: '' }), ['0.9.6', '0.17.4']);
+  });
+
+  test('a malformed or too old version is an error naming the variable', () => {
+    assert.throws(() => requestedVersions({ OMEGA_OLLAMA_VERSIONS: '0.17' }), /OMEGA_OLLAMA_VERSIONS=0.17 has "0.17", which is not a version/);
+    assert.throws(() => requestedVersions({ OMEGA_OLLAMA_VERSIONS: 'latest' }), /OMEGA_OLLAMA_VERSIONS/);
+    assert.throws(() => requestedVersions({ OMEGA_OLLAMA_VERSIONS: '0.5.7' }), /older than the oldest supported Ollama 0.9.0/);
+    assert.throws(() => requestedVersions({ OMEGA_OLLAMA_VERSIONS: ' , ' }), /lists no version/);
+  });
+
+  test('only releases after 0.9.6 need the headers that Go module zips leave out', () => {
+    assert.equal(needsExtraHeaders('0.9.6'), false);
+    assert.equal(needsExtraHeaders('0.17.4'), true);
+    assert.equal(needsExtraHeaders('0.12.6'), true);
+  });
+
+  test('missingDebianHeaders names the Debian package of each header it cannot find', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'omega-headers-'));
+    try {
+      assert.deepEqual(
+        missingDebianHeaders({}, [dir]).map((m) => `${m.header}:${m.pkg}`),
+        ['nlohmann/json.hpp:nlohmann-json3-dev', 'nlohmann/json_fwd.hpp:nlohmann-json3-dev', 'stb/stb_image.h:libstb-dev'],
+      );
+      mkdirSync(join(dir, 'stb'));
+      writeFileSync(join(dir, 'stb', 'stb_image.h'), '');
+      assert.deepEqual(missingDebianHeaders({}, [dir]).map((m) => m.pkg), ['nlohmann-json3-dev', 'nlohmann-json3-dev']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('get-ollama: resolution order', () => {
   let dir: string;
   // Fake binaries answer `--version` the way ollama does without a server.
@@ -51,39 +100,61 @@ describe('get-ollama: resolution order', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('$OLLAMA_BIN comes first', async () => {
+  test('$OLLAMA_BIN comes first, alone, whatever OMEGA_OLLAMA_VERSIONS says', async () => {
     const bin = fake(join(dir, 'env', 'my-ollama'), '0.9.6');
-    const onPath = fake(join(dir, 'p1', 'ollama'), '0.10.0');
-    const r = await getOllama({ env: { OLLAMA_BIN: bin, PATH: join(dir, 'p1') }, cacheBin: join(dir, 'none'), log: quiet });
-    assert.equal(r.source, 'env');
-    assert.equal(r.path, bin);
-    assert.equal(r.version, '0.9.6');
-    assert.notEqual(r.path, onPath);
+    fake(join(dir, 'p1', 'ollama'), '0.10.0');
+    const env = { OLLAMA_BIN: bin, PATH: join(dir, 'p1'), OMEGA_OLLAMA_VERSIONS: '0.9.6,0.17.4' };
+    const all = await getOllamas({ env, cacheDir: join(dir, 'none'), log: quiet });
+    assert.deepEqual(all.map((b) => [b.source, b.path, b.version]), [['env', bin, '0.9.6']]);
+    const one = await getOllama({ env, cacheDir: join(dir, 'none'), log: quiet });
+    assert.deepEqual([one.source, one.path], ['env', bin]);
   });
 
   test('a bad $OLLAMA_BIN is an error, not a silent fallback', async () => {
-    await assert.rejects(getOllama({ env: { OLLAMA_BIN: join(dir, 'missing') }, log: quiet }), /OLLAMA_BIN=.*not an executable/);
+    await assert.rejects(getOllamas({ env: { OLLAMA_BIN: join(dir, 'missing') }, log: quiet }), /OLLAMA_BIN=.*not an executable/);
   });
 
-  test('PATH is used when its ollama is >= 0.9, otherwise skipped for the cache', async () => {
+  test('without OMEGA_OLLAMA_VERSIONS a PATH ollama >= 0.9 is the one version; an older one is skipped', async () => {
     const old = fake(join(dir, 'old', 'ollama'), '0.5.7');
     const good = fake(join(dir, 'good', 'ollama'), '0.9.1');
-    const cached = fake(join(dir, 'cache', 'bin', 'ollama'), '0.9.6');
     assert.deepEqual(findOnPath({ PATH: `${join(dir, 'old')}:${join(dir, 'good')}` }), [old, good]);
-
-    const fromPath = await getOllama({ env: { PATH: `${join(dir, 'old')}:${join(dir, 'good')}` }, cacheBin: cached, log: quiet });
-    assert.deepEqual([fromPath.source, fromPath.path, fromPath.version], ['path', good, '0.9.1']);
-
     const lines: string[] = [];
-    const fromCache = await getOllama({ env: { PATH: join(dir, 'old') }, cacheBin: cached, log: (l) => lines.push(l) });
-    assert.deepEqual([fromCache.source, fromCache.path], ['cache', cached]);
+    const all = await getOllamas({ env: { PATH: `${join(dir, 'old')}:${join(dir, 'good')}` }, cacheDir: join(dir, 'none'), log: (l) => lines.push(l) });
+    assert.deepEqual(all.map((b) => [b.source, b.path, b.version]), [['path', good, '0.9.1']]);
     assert.ok(lines.some((l) => l.includes(old) && l.includes('0.5.7')), lines.join('\n'));
+  });
+
+  test('with OMEGA_OLLAMA_VERSIONS each version comes from PATH when it matches exactly, else from the cache', async () => {
+    const cacheDir = join(dir, 'cache');
+    const onPath = fake(join(dir, 'p096', 'ollama'), '0.9.6');
+    const cached = fake(ollamaCacheBin('0.17.4', cacheDir), '0.17.4');
+    assert.equal(cached, join(cacheDir, 'ollama', '0.17.4', 'bin', 'ollama'));
+    const all = await getOllamas({ env: { PATH: join(dir, 'p096'), OMEGA_OLLAMA_VERSIONS: '0.17.4,0.9.6' }, cacheDir, log: quiet });
+    assert.deepEqual(all.map((b) => [b.source, b.path, b.version]), [
+      ['path', onPath, '0.9.6'],
+      ['cache', cached, '0.17.4'],
+    ]);
+    // getOllama() is the newest requested version.
+    const one = await getOllama({ env: { PATH: join(dir, 'p096'), OMEGA_OLLAMA_VERSIONS: '0.9.6,0.17.4' }, cacheDir, log: quiet });
+    assert.deepEqual([one.source, one.version], ['cache', '0.17.4']);
+    const pinned = await getOllama({ env: { PATH: join(dir, 'p096') }, version: '0.17.4', cacheDir, log: quiet });
+    assert.deepEqual([pinned.source, pinned.path], ['cache', cached]);
+  });
+
+  test('a binary in the old single-version cache is moved into the per-version layout', async () => {
+    const cacheDir = join(dir, 'legacy');
+    const legacy = fake(join(cacheDir, 'ollama', 'bin', 'ollama'), '0.9.6');
+    const lines: string[] = [];
+    const all = await getOllamas({ env: { PATH: join(dir, 'nowhere'), OMEGA_OLLAMA_VERSIONS: '0.9.6' }, cacheDir, log: (l) => lines.push(l) });
+    assert.deepEqual(all.map((b) => [b.source, b.path]), [['cache', ollamaCacheBin('0.9.6', cacheDir)]]);
+    assert.equal(existsSync(legacy), false);
+    assert.ok(lines.some((l) => l.includes('moved')), lines.join('\n'));
   });
 
   test('without Ollama and without Go the error says how to get one', async () => {
     const empty = join(dir, 'empty');
     mkdirSync(empty, { recursive: true });
-    await assert.rejects(getOllama({ env: { PATH: empty }, cacheBin: join(dir, 'nothing', 'ollama'), log: quiet }), (err: Error) => {
+    await assert.rejects(getOllamas({ env: { PATH: empty }, cacheDir: join(dir, 'nothing'), log: quiet }), (err: Error) => {
       assert.equal(err.message, NO_OLLAMA_MESSAGE);
       assert.match(err.message, /OLLAMA_BIN/);
       assert.match(err.message, /install Go/);

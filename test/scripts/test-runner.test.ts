@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listTestFiles, parseArgs, selectFiles, summaryCounts } from '../../scripts/test.js';
+import { addCounts, listTestFiles, parseArgs, selectFiles, summaryCounts, versionLine } from '../../scripts/test.js';
 import { REPO_ROOT } from '../../scripts/lib/paths.js';
 
 describe('scripts/test.ts: choosing files', () => {
@@ -58,5 +58,20 @@ describe('scripts/test.ts: the closing line', () => {
     // A test named "# pass 9" inside the output must not win over the real summary at the end.
     assert.deepEqual(summaryCounts(`# pass 9\n# fail 9\n${tap}`), { pass: 5, fail: 2, skipped: 2 });
     assert.equal(summaryCounts('no summary here\n'), undefined);
+  });
+});
+
+describe('scripts/test.ts: one run per Ollama version', () => {
+  test('addCounts sums the runs; a run without a summary counts as a failure', () => {
+    const a = addCounts({ pass: 0, fail: 0, skipped: 0 }, { pass: 5, fail: 1, skipped: 2 });
+    assert.deepEqual(addCounts(a, { pass: 3, fail: 0, skipped: 1 }), { pass: 8, fail: 1, skipped: 3 });
+    assert.deepEqual(addCounts(a, undefined), { pass: 5, fail: 2, skipped: 2 });
+  });
+
+  test('the per-version line names the version and is not shaped like the closing line', () => {
+    const line = versionLine('0.17.4', { pass: 30, fail: 0, skipped: 1 }, 65_000, 4_200);
+    assert.equal(line, '[ollama 0.17.4] integration 30 pass / 0 fail / 1 skipped; tests 1m05s, server start and model import 4.2 s');
+    assert.doesNotMatch(line, /\d+ passed, \d+ failed/);
+    assert.match(versionLine('0.9.6', undefined, 0, 10), /no summary/);
   });
 });

@@ -4,12 +4,14 @@
  * The server gets a free loopback port, its own OLLAMA_MODELS and HOME under a temp dir
  * (so it neither sees the user's models nor writes keys into the real home), and the
  * tiny generated model registered twice: `omega-tiny` (ChatML, no tools) and
- * `omega-tiny-tools` (a TEMPLATE that references .Tools, so Ollama grants `tools`).
+ * `omega-tiny-tools` (a TEMPLATE that references .Tools, so Ollama grants `tools`); when
+ * given the real small model's GGUF (scripts/get-model.ts), also `omega-gemma`.
  * The server is always stopped and the temp dir removed: by `stop()`, and on process
  * exit or SIGINT/SIGTERM for anything still running.
  *
- * Test files call {@link useOllama}; scripts/test.ts starts one shared server with
- * {@link startOllama} and passes it down in OMEGA_TEST_OLLAMA_URL.
+ * Test files call {@link useOllama}; scripts/test.ts starts one shared server per Ollama
+ * version with {@link startOllama} and passes it down in OMEGA_TEST_OLLAMA_URL (with the
+ * version in OMEGA_TEST_OLLAMA_VERSION, so tests can branch on wire differences).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -20,6 +22,7 @@ import { join } from 'node:path';
 import { after, afterEach, before } from 'node:test';
 import { getOllama } from '../../scripts/get-ollama.js';
 import { ensureTinyModel } from '../../scripts/gen-tiny-model.js';
+import { GEMMA, ensureGemmaModel, gemmaSkipBanner } from '../../scripts/get-model.js';
 
 /** Names the harness gives the two models it creates. */
 export const TINY_MODELS = { plain: 'omega-tiny', tools: 'omega-tiny-tools' } as const;
@@ -30,6 +33,14 @@ export const SHARED_URL_ENV = 'OMEGA_TEST_OLLAMA_URL';
 export const SHARED_BIN_ENV = 'OMEGA_TEST_OLLAMA_BIN';
 /** Env var that skips every real-Ollama test. */
 export const SKIP_ENV = 'OMEGA_SKIP_OLLAMA';
+/** Env var with the version of the shared server's Ollama. */
+export const SHARED_VERSION_ENV = 'OMEGA_TEST_OLLAMA_VERSION';
+/** Env var with the name of the real small model on the shared server (when it was imported). */
+export const SHARED_GEMMA_ENV = 'OMEGA_TEST_GEMMA_MODEL';
+/** Env var with the reason the real small model is not available (set by the runner instead). */
+export const GEMMA_SKIP_ENV = 'OMEGA_TEST_GEMMA_SKIP';
+/** The name the real small model gets in Ollama. */
+export const GEMMA_MODEL = GEMMA.ollamaName;
 
 /** A ChatML template that mentions .Tools, which is all Ollama checks for the `tools` capability. */
 export const TOOLS_TEMPLATE = `{{- if .Tools }}<|im_start|>system
@@ -38,6 +49,11 @@ You can call these tools: {{ range .Tools }}{{ .Function.Name }} {{ end }}<|im_e
 {{ .Content }}<|im_end|>
 {{ end }}<|im_start|>assistant
 `;
+
+/** The Modelfile of the real small model: the GGUF as is (its own template is `{{ .Prompt }}`). */
+export function gemmaModelfile(ggufPath: string): string {
+  return `FROM ${ggufPath}\n`;
+}
 
 /** The Modelfiles of the two models. */
 export function modelfiles(ggufName = 'tiny.gguf'): { plain: string; tools: string } {
@@ -58,6 +74,8 @@ export interface OllamaServer {
   /** The ollama binary. */
   readonly bin: string;
   readonly models: { plain: string; tools: string };
+  /** The real small model's name when it was imported, else undefined. */
+  readonly gemma: string | undefined;
   /** The server's combined stdout/stderr (gone after stop; see {@link logTail}). */
   readonly logFile: string;
   /** True when this handle started the server (false for a shared one it only reuses). */
@@ -77,6 +95,12 @@ export interface StartOllamaOptions {
   modelFile?: string;
   /** Create the two models (default true). A bare server starts faster. */
   createModels?: boolean;
+  /** The real small model's GGUF, imported as `omega-gemma` when given (with createModels). */
+  gemmaFile?: string;
+  /** Create the two tiny models (default true); false with gemmaFile imports only the real one. */
+  tinyModels?: boolean;
+  /** The Ollama version to get when `bin` is not given (default: the newest). */
+  version?: string;
   /** Extra environment for the server. */
   env?: Record<string, string>;
   /** Limit for the server to answer GET / (default 60 s). */
@@ -244,7 +268,7 @@ function createModel(bin: string, name: string, modelfile: string, cwd: string, 
 /** Starts `ollama serve` on a free loopback port and (by default) creates the two tiny models. */
 export async function startOllama(options: StartOllamaOptions = {}): Promise<OllamaServer> {
   const log = options.log ?? (() => {});
-  const bin = options.bin ?? (await getOllama({ log })).path;
+  const bin = options.bin ?? (await getOllama({ log, ...(options.version ? { version: options.version } : {}) })).path;
   const dir = mkdtempSync(join(tmpdir(), 'omega-ollama-'));
   const home = join(dir, 'home');
   const modelsDir = join(dir, 'models');
@@ -294,11 +318,15 @@ export async function startOllama(options: StartOllamaOptions = {}): Promise<Oll
   live.add(entry);
   installHandlers(options.handleSignals ?? true);
 
+  let gemma: string | undefined;
   const server: OllamaServer = {
     url,
     host,
     bin,
     models: { ...TINY_MODELS },
+    get gemma() {
+      return gemma;
+    },
     logFile,
     owned: true,
     logTail: (lines = 40) => tailOf(readLog(), lines),
@@ -313,15 +341,24 @@ export async function startOllama(options: StartOllamaOptions = {}): Promise<Oll
     await waitForHealthy(url, child, options.startTimeoutMs ?? 60_000);
     log(`ollama serve answered on ${url} after ${Date.now() - t0} ms`);
     if (options.createModels ?? true) {
-      const gguf = options.modelFile ?? ensureTinyModel().path;
-      copyFileSync(gguf, join(dir, 'tiny.gguf'));
-      const files = modelfiles('tiny.gguf');
-      writeFileSync(join(dir, 'Modelfile.plain'), files.plain);
-      writeFileSync(join(dir, 'Modelfile.tools'), files.tools);
-      const t1 = Date.now();
-      createModel(bin, TINY_MODELS.plain, 'Modelfile.plain', dir, env);
-      createModel(bin, TINY_MODELS.tools, 'Modelfile.tools', dir, env);
-      log(`created ${TINY_MODELS.plain} and ${TINY_MODELS.tools} in ${Date.now() - t1} ms`);
+      if (options.tinyModels ?? true) {
+        const gguf = options.modelFile ?? ensureTinyModel().path;
+        copyFileSync(gguf, join(dir, 'tiny.gguf'));
+        const files = modelfiles('tiny.gguf');
+        writeFileSync(join(dir, 'Modelfile.plain'), files.plain);
+        writeFileSync(join(dir, 'Modelfile.tools'), files.tools);
+        const t1 = Date.now();
+        createModel(bin, TINY_MODELS.plain, 'Modelfile.plain', dir, env);
+        createModel(bin, TINY_MODELS.tools, 'Modelfile.tools', dir, env);
+        log(`created ${TINY_MODELS.plain} and ${TINY_MODELS.tools} in ${Date.now() - t1} ms`);
+      }
+      if (options.gemmaFile !== undefined) {
+        writeFileSync(join(dir, 'Modelfile.gemma'), gemmaModelfile(options.gemmaFile));
+        const t2 = Date.now();
+        createModel(bin, GEMMA_MODEL, 'Modelfile.gemma', dir, env);
+        gemma = GEMMA_MODEL;
+        log(`imported ${GEMMA_MODEL} (${(GEMMA.sizeBytes / 1e6).toFixed(0)} MB) in ${Date.now() - t2} ms`);
+      }
     }
   } catch (error) {
     const tail = server.logTail(40);
@@ -337,6 +374,10 @@ export interface OllamaFixture {
   readonly host: string;
   readonly bin: string;
   readonly models: { plain: string; tools: string };
+  /** The server's version (GET /api/version), e.g. `0.17.4`. */
+  readonly version: string;
+  /** The real small model's name on this server, or undefined when it was not imported. */
+  readonly gemma: string | undefined;
   /** True when the server is the runner's shared one. */
   readonly shared: boolean;
   /** The server log's tail ('' for a shared server: the runner prints that one). */
@@ -351,6 +392,7 @@ export interface OllamaFixture {
 export function useOllama(options: StartOllamaOptions & { startTimeoutMs?: number } = {}): OllamaFixture {
   let server: OllamaServer | undefined;
   let sharedUrl: string | undefined;
+  let version: string | undefined;
   let failed = false;
   const need = (): never => {
     throw new Error('useOllama(): the server is only available inside tests (after the before() hook ran)');
@@ -360,8 +402,9 @@ export function useOllama(options: StartOllamaOptions & { startTimeoutMs?: numbe
     async () => {
       if (skipOllama()) return;
       sharedUrl = process.env[SHARED_URL_ENV];
-      if (sharedUrl) return;
-      server = await startOllama(options);
+      if (!sharedUrl) server = await startOllama(options);
+      const res = await fetch(`${server?.url ?? sharedUrl}/api/version`);
+      version = ((await res.json()) as { version: string }).version;
     },
     { timeout: 20 * 60_000 },
   );
@@ -388,6 +431,13 @@ export function useOllama(options: StartOllamaOptions & { startTimeoutMs?: numbe
     get models() {
       return { ...TINY_MODELS };
     },
+    get version() {
+      return version ?? need();
+    },
+    get gemma() {
+      if (server) return server.gemma;
+      return sharedUrl ? process.env[SHARED_GEMMA_ENV] || undefined : need();
+    },
     get shared() {
       return server === undefined && sharedUrl !== undefined;
     },
@@ -395,4 +445,35 @@ export function useOllama(options: StartOllamaOptions & { startTimeoutMs?: numbe
       return server ? server.logTail(lines) : '';
     },
   };
+}
+
+/** What a test file that needs the real small model gets from {@link realModelForTests}. */
+export interface RealModelForTests {
+  /** The reason its tests are skipped, or false when they run. */
+  skip: string | false;
+  /** The GGUF to hand to useOllama() when the file starts its own server. */
+  gemmaFile?: string;
+}
+
+/**
+ * Decides, at a test file's top level, whether the real small model is there: the runner's
+ * shared server says so in the environment; a file run alone fetches the model itself. When it
+ * cannot be had, a loud banner goes to stderr and the tests are skipped with the reason.
+ */
+export async function realModelForTests(): Promise<RealModelForTests> {
+  const skipAll = ollamaSkipReason();
+  if (skipAll) return { skip: skipAll };
+  const runnerSkip = process.env[GEMMA_SKIP_ENV];
+  if (runnerSkip) return { skip: `the real small model is NOT AVAILABLE: ${runnerSkip}` };
+  if (process.env[SHARED_URL_ENV]) {
+    return process.env[SHARED_GEMMA_ENV] ? { skip: false } : { skip: 'the shared server has no real small model imported' };
+  }
+  try {
+    const model = await ensureGemmaModel({ log: (line) => process.stderr.write(`${line}\n`) });
+    return { skip: false, gemmaFile: model.path };
+  } catch (error) {
+    const reason = (error as Error).message;
+    process.stderr.write(`${gemmaSkipBanner(reason)}\n`);
+    return { skip: `the real small model is NOT AVAILABLE: ${reason}` };
+  }
 }

@@ -7,7 +7,7 @@ import type { OllamaConfig, OmegaConfig, ProviderName } from '../../config/types
 import type { ModelInfo } from '../../core/types.js';
 import { enabledProviders } from '../../gateway/factory.js';
 import type { Gateway } from '../../gateway/gateway.js';
-import { OllamaProvider } from '../../providers/ollama/index.js';
+import { OllamaProvider, notRunningStep, notRunningSummary } from '../../providers/ollama/index.js';
 import type { CliContext } from '../context.js';
 import { EXIT, describeError } from '../errors.js';
 import { formatBytes, formatJson, formatRelativeTime, formatTable } from '../output.js';
@@ -63,16 +63,6 @@ export function normalizeOllamaName(name: string): string {
   return n;
 }
 
-function ollamaDownStep(config: OllamaConfig): string {
-  if (config.baseUrlSource === 'env') {
-    return 'Start it with `ollama serve`, or fix OLLAMA_HOST if Ollama runs elsewhere.';
-  }
-  if (config.baseUrlSource === 'config') {
-    return 'Start it with `ollama serve`, or fix `[provider.ollama] base_url` if Ollama runs elsewhere.';
-  }
-  return 'Start it with `ollama serve`, or set OLLAMA_HOST if Ollama runs elsewhere.';
-}
-
 async function ollamaStatus(
   provider: OllamaProvider,
   config: OllamaConfig,
@@ -84,8 +74,10 @@ async function ollamaStatus(
   entry.model = provider.model;
   entry.available = await provider.isAvailable({ signal });
   if (!entry.available) {
-    const from = config.baseUrlSource === 'env' ? ' (from OLLAMA_HOST)' : '';
-    entry.problems.push({ message: `Ollama not running at ${provider.baseUrl}${from}.`, nextStep: ollamaDownStep(config) });
+    entry.problems.push({
+      message: notRunningSummary(provider.baseUrl, config.baseUrlSource),
+      nextStep: notRunningStep(config.baseUrlSource),
+    });
     return;
   }
   const [version, models, running] = await Promise.allSettled([

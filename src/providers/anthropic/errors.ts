@@ -1,148 +1,111 @@
 /**
- * Anthropic's failures as {@link ProviderError}s with one actionable sentence each. Detection
- * goes by HTTP status and by the error `type` of the body (`{"type":"error","error":{"type",
- * "message"}}`), which is also what an `error` event in a stream carries.
+ * Anthropic's part of error mapping: how its bodies look (`{"type":"error","error":{"type",
+ * "message"}}`, which is also what an `error` event in a stream carries), one actionable
+ * sentence per outcome, and its own cases (`rate_limit_error`, `overloaded_error`/529, a 504).
+ * The status ladder and transport failures are the shared ones in `../shared/`.
  *
- * Every text that came from the server passes through {@link redactSecrets} with the key.
+ * Every text that came from the server is redacted with the key before it is shortened.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { ProviderError, redactSecrets } from '../../core/errors.js';
-import type { ProviderErrorCode } from '../../core/errors.js';
-import { LineTooLongError } from '../../http/ndjson.js';
-import { TransportError, formatDuration, transportProviderError } from '../../http/errors.js';
-import { retryAfterMs } from '../../http/retry-after.js';
+import { formatDuration } from '../../http/errors.js';
+import type { TransportError } from '../../http/errors.js';
+import { redactAndShorten, sentence } from '../shared/body.js';
+import type { BodyReading } from '../shared/body.js';
+import type { RequestContext } from '../shared/context.js';
+import { errorFields, partialOf } from '../shared/context.js';
+import { mapFailure, transportError, unreadableError } from '../shared/failures.js';
+import type { FailureWording } from '../shared/failures.js';
+import { httpError } from '../shared/http-errors.js';
+import type { HttpErrorFacts, HttpErrorOutcome, HttpErrorTable } from '../shared/http-errors.js';
 import type { WireError } from './types.js';
 import { PROVIDER } from './wire.js';
 
 /** What a request was about, for wording errors. */
-export interface ErrorContext {
-  baseUrl: string;
-  method: string;
-  /** Path below the base URL, e.g. `/v1/messages`. */
-  endpoint: string;
-  /** The model the request named, if any. */
-  model?: string;
-  /** False for a non-streamed call, where the load phase also covers generating the answer. */
-  streamed?: boolean;
+export interface ErrorContext extends RequestContext {
   /** Values that must never appear in a message (the API key). */
   secrets: readonly string[];
 }
 
 const KEY_ADVICE = 'set ANTHROPIC_API_KEY or provider.anthropic.api_key to a valid key';
-
-function sentence(text: string): string {
-  return /[.!?]$/.test(text) ? text : `${text}.`;
-}
+const MAX_CHARS = 300;
 
 function clean(text: string, ctx: Pick<ErrorContext, 'secrets'>): string {
-  const one = redactSecrets(text, ctx.secrets).replace(/\s+/g, ' ').trim();
-  return one.length > 300 ? `${one.slice(0, 297)}...` : one;
+  return redactAndShorten(text, (t) => redactSecrets(t, ctx.secrets), MAX_CHARS);
 }
 
-/** The error object of a body, redacted; `json` false when the body was not one. */
-export function errorOfBody(body: string, contentType: string | undefined, ctx: Pick<ErrorContext, 'secrets'>): {
-  type?: string;
-  message: string;
-  json: boolean;
-} {
-  const trimmed = body.trim();
-  if (trimmed.startsWith('{')) {
-    try {
-      const parsed = JSON.parse(trimmed) as { error?: unknown; message?: unknown };
+function reading(ctx: ErrorContext): BodyReading {
+  return {
+    fromJson: (value) => {
+      if (typeof value !== 'object' || value === null) return undefined;
+      const parsed = value as { error?: unknown; message?: unknown };
       const e = parsed.error;
       if (typeof e === 'object' && e !== null) {
         const w = e as WireError;
-        const out: { type?: string; message: string; json: boolean } = {
-          message: clean(typeof w.message === 'string' ? w.message : '', ctx),
-          json: true,
-        };
-        if (typeof w.type === 'string') out.type = w.type;
-        return out;
+        return { message: typeof w.message === 'string' ? w.message : '', ...(typeof w.type === 'string' ? { type: w.type } : {}) };
       }
-      if (typeof e === 'string') return { message: clean(e, ctx), json: true };
-      if (typeof parsed.message === 'string') return { message: clean(parsed.message, ctx), json: true };
-    } catch {
-      // not JSON after all
-    }
-  }
-  let text = trimmed;
-  if (/html/i.test(contentType ?? '') || /^\s*<(!doctype|html|head|body)/i.test(text)) {
-    const title = /<title[^>]*>([^<]*)<\/title>/i.exec(text);
-    text = title?.[1] !== undefined && title[1].trim() !== '' ? title[1] : text.replace(/<[^>]*>/g, ' ');
-  }
-  return { message: clean(text, ctx), json: false };
+      if (typeof e === 'string') return { message: e };
+      if (typeof parsed.message === 'string') return { message: parsed.message };
+      return undefined;
+    },
+    redact: (text) => redactSecrets(text, ctx.secrets),
+    maxChars: MAX_CHARS,
+    shortenJson: true,
+  };
 }
 
-function header(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
+function rateLimited(f: HttpErrorFacts): string {
+  const wait = f.retryAfterMs;
+  return `Anthropic is rate-limiting requests (${f.shown}); wait${wait === undefined ? '' : ` ${formatDuration(wait)}`} and try again.`;
 }
+
+/** Anthropic's own cases, tried before the shared ladder: its error types decide over the status. */
+function special(f: HttpErrorFacts, ctx: ErrorContext): HttpErrorOutcome | undefined {
+  const { status, body } = f;
+  if (status === 401 || status === 403) return undefined;
+  if (status === 429 || body.type === 'rate_limit_error') {
+    return { code: 'rate_limited', message: rateLimited(f), ...(f.retryAfterMs === undefined ? {} : { retryAfterMs: f.retryAfterMs }) };
+  }
+  if (status === 529 || body.type === 'overloaded_error') {
+    return { code: 'busy', message: `Anthropic is overloaded (${f.shown}); try again in a moment.` };
+  }
+  if (status === 404 && body.type === 'not_found_error' && ctx.model !== undefined && /\bmodel\b/i.test(body.message)) {
+    return {
+      code: 'model_not_found',
+      message: `Model '${ctx.model}' is not available at Anthropic (${f.shown}); check the model name or provider.anthropic.model (\`omega models\` lists them).`,
+    };
+  }
+  if (status === 504) return { code: 'timeout', message: timedOut(f) };
+  return undefined;
+}
+
+function timedOut(f: HttpErrorFacts): string {
+  return `Anthropic timed out answering the request (${f.shown}); try again, or stream the answer.`;
+}
+
+const TABLE: HttpErrorTable<ErrorContext> = {
+  provider: () => PROVIDER,
+  label: () => 'Anthropic',
+  reading,
+  special,
+  redirect: (f, ctx) =>
+    `Anthropic at ${ctx.baseUrl} redirected ${ctx.endpoint} (HTTP ${f.status}${f.location ? ` to ${f.location}` : ''}); set provider.anthropic.base_url to the final address.`,
+  auth: (f) =>
+    f.status === 401
+      ? `Anthropic rejected the API key (${f.shown}); ${KEY_ADVICE}.`
+      : `Anthropic refused the request (${f.shown}); check that the key in ANTHROPIC_API_KEY (or provider.anthropic.api_key) is allowed to use this model.`,
+  noEndpoint: (f, ctx) =>
+    `Anthropic at ${ctx.baseUrl} has no ${ctx.method} ${ctx.endpoint} (${f.shown}); check that provider.anthropic.base_url points at the Messages API, such as https://api.anthropic.com.`,
+  timeout: timedOut,
+  tooLarge: (f) => `Anthropic refused the request as too large (${f.shown}); send less history or smaller images.`,
+  rateLimited,
+  serverError: (f) => `Anthropic failed (${f.shown}); try again later.`,
+  rejected: (f) => `Anthropic rejected the request: ${sentence(f.body.message === '' ? `HTTP ${f.status}` : f.body.message)}`,
+};
 
 /** A non-2xx response as a ProviderError. */
-export function fromHttpStatus(
-  status: number,
-  headers: IncomingHttpHeaders,
-  body: string,
-  ctx: ErrorContext,
-): ProviderError {
-  const err = errorOfBody(body, header(headers, 'content-type'), ctx);
-  const detail = err.message;
-  const shown = detail === '' ? `HTTP ${status}` : `HTTP ${status}: ${detail}`;
-  const make = (code: ProviderErrorCode, message: string, extra?: { retryAfterMs?: number }) =>
-    new ProviderError({
-      provider: PROVIDER,
-      code,
-      status,
-      message,
-      ...(detail === '' ? {} : { providerMessage: detail }),
-      ...extra,
-    });
-
-  if (status === 401) return make('auth', `Anthropic rejected the API key (${shown}); ${KEY_ADVICE}.`);
-  if (status === 403) {
-    return make(
-      'auth',
-      `Anthropic refused the request (${shown}); check that the key in ANTHROPIC_API_KEY (or provider.anthropic.api_key) is allowed to use this model.`,
-    );
-  }
-  if (status === 429 || err.type === 'rate_limit_error') {
-    const wait = retryAfterMs(headers);
-    return make(
-      'rate_limited',
-      `Anthropic is rate-limiting requests (${shown}); wait${wait === undefined ? '' : ` ${formatDuration(wait)}`} and try again.`,
-      wait === undefined ? undefined : { retryAfterMs: wait },
-    );
-  }
-  if (status === 529 || err.type === 'overloaded_error') {
-    return make('busy', `Anthropic is overloaded (${shown}); try again in a moment.`);
-  }
-  if (status === 404 && err.type === 'not_found_error' && ctx.model !== undefined && /\bmodel\b/i.test(detail)) {
-    return make(
-      'model_not_found',
-      `Model '${ctx.model}' is not available at Anthropic (${shown}); check the model name or provider.anthropic.model (\`omega models\` lists them).`,
-    );
-  }
-  if (status === 404 || status === 405) {
-    return make(
-      'protocol',
-      `Anthropic at ${ctx.baseUrl} has no ${ctx.method} ${ctx.endpoint} (${shown}); check that provider.anthropic.base_url points at the Messages API, such as https://api.anthropic.com.`,
-    );
-  }
-  if (status >= 300 && status < 400) {
-    const location = header(headers, 'location');
-    return make(
-      'protocol',
-      `Anthropic at ${ctx.baseUrl} redirected ${ctx.endpoint} (HTTP ${status}${location ? ` to ${location}` : ''}); set provider.anthropic.base_url to the final address.`,
-    );
-  }
-  if (status === 408 || status === 504) {
-    return make('timeout', `Anthropic timed out answering the request (${shown}); try again, or stream the answer.`);
-  }
-  if (status >= 500) return make('server_error', `Anthropic failed (${shown}); try again later.`);
-  if (status === 413) {
-    return make('bad_request', `Anthropic refused the request as too large (${shown}); send less history or smaller images.`);
-  }
-  return make('bad_request', `Anthropic rejected the request: ${sentence(detail === '' ? `HTTP ${status}` : detail)}`);
+export function fromHttpStatus(status: number, headers: IncomingHttpHeaders, body: string, ctx: ErrorContext): ProviderError {
+  return httpError(status, headers, body, ctx, TABLE);
 }
 
 /** An `error` event inside a 200 stream. */
@@ -150,8 +113,7 @@ export function fromStreamError(error: unknown, ctx: ErrorContext, partialText: 
   const w = (typeof error === 'object' && error !== null ? error : {}) as WireError;
   const type = typeof w.type === 'string' ? w.type : 'api_error';
   const detail = clean(typeof w.message === 'string' ? w.message : type, ctx);
-  const partial = partialText === '' ? {} : { partialText };
-  const base = { provider: PROVIDER, providerMessage: detail, ...partial };
+  const base = { provider: PROVIDER, providerMessage: detail, ...partialOf(partialText), ...errorFields(ctx) };
   switch (type) {
     case 'overloaded_error':
       return new ProviderError({ ...base, code: 'busy', message: `Anthropic is overloaded (${detail}); try again in a moment.` });
@@ -174,61 +136,47 @@ export function fromStreamError(error: unknown, ctx: ErrorContext, partialText: 
   }
 }
 
+const WORDING: FailureWording<ErrorContext> = {
+  provider: () => PROVIDER,
+  request: () => 'The Anthropic request',
+  client: () => 'The Anthropic provider',
+  unreachable: (e, ctx) => ({
+    message: `Could not connect to Anthropic at ${ctx.baseUrl}${e.errno === undefined ? '' : ` (${e.errno})`}; check the network connection or provider.anthropic.base_url.`,
+  }),
+  timeout: (phase, d, ctx) => {
+    switch (phase) {
+      case 'connect':
+        return `Could not connect to Anthropic at ${ctx.baseUrl} within ${d}; check the network or raise provider.anthropic.timeouts.connect.`;
+      case 'load':
+        if (ctx.streamed === false) {
+          return `Anthropic did not answer within ${d}; a long answer takes longer than that unstreamed, so raise provider.anthropic.timeouts.load or stream the answer.`;
+        }
+        return `Anthropic did not start answering within ${d}; raise provider.anthropic.timeouts.load.`;
+      case 'idle':
+        return `Anthropic sent nothing for ${d} in the middle of a response; raise provider.anthropic.timeouts.idle if that is expected.`;
+      default:
+        return `The Anthropic request took longer than ${d}; raise provider.anthropic.timeouts.request (0 means no limit).`;
+    }
+  },
+  connectionLost: (ctx) => `The connection to Anthropic at ${ctx.baseUrl} was lost mid-response; try again.`,
+  invalidHttp: (ctx) =>
+    `The server at ${ctx.baseUrl} did not answer with valid HTTP; check that provider.anthropic.base_url points at the Messages API.`,
+  unreadable: (detail, ctx) =>
+    `Anthropic at ${ctx.baseUrl} sent an unreadable response to ${ctx.method} ${ctx.endpoint} (${detail}); check that provider.anthropic.base_url points at the Messages API.`,
+  tooLong: (max) => `an event exceeded ${max} bytes`,
+};
+
 /** A transport failure (no connection, timeout, cancellation, broken connection) as a ProviderError. */
 export function fromTransport(err: TransportError, ctx: ErrorContext, partialText?: string): ProviderError {
-  return transportProviderError(
-    err,
-    {
-      provider: PROVIDER,
-      label: 'Anthropic',
-      method: ctx.method,
-      endpoint: ctx.endpoint,
-      unreachable: (e) => ({
-        message: `Could not connect to Anthropic at ${ctx.baseUrl}${e.errno === undefined ? '' : ` (${e.errno})`}; check the network connection or provider.anthropic.base_url.`,
-      }),
-      timeout: (phase, ms) => timeoutMessage(phase, ms, ctx),
-      connectionLost: () => `The connection to Anthropic at ${ctx.baseUrl} was lost mid-response; try again.`,
-      protocol: () =>
-        `The server at ${ctx.baseUrl} did not answer with valid HTTP; check that provider.anthropic.base_url points at the Messages API.`,
-    },
-    partialText,
-  );
-}
-
-function timeoutMessage(phase: string, ms: number, ctx: ErrorContext): string {
-  const d = formatDuration(ms);
-  switch (phase) {
-    case 'connect':
-      return `Could not connect to Anthropic at ${ctx.baseUrl} within ${d}; check the network or raise provider.anthropic.timeouts.connect.`;
-    case 'load':
-      if (ctx.streamed === false) {
-        return `Anthropic did not answer within ${d}; a long answer takes longer than that unstreamed, so raise provider.anthropic.timeouts.load or stream the answer.`;
-      }
-      return `Anthropic did not start answering within ${d}; raise provider.anthropic.timeouts.load.`;
-    case 'idle':
-      return `Anthropic sent nothing for ${d} in the middle of a response; raise provider.anthropic.timeouts.idle if that is expected.`;
-    default:
-      return `The Anthropic request took longer than ${d}; raise provider.anthropic.timeouts.request (0 means no limit).`;
-  }
+  return transportError(err, ctx, WORDING, partialText);
 }
 
 /** Anthropic answered something Omega cannot read. */
 export function protocolError(detail: string, ctx: ErrorContext, cause?: unknown, partialText?: string): ProviderError {
-  return new ProviderError({
-    provider: PROVIDER,
-    code: 'protocol',
-    message: `Anthropic at ${ctx.baseUrl} sent an unreadable response to ${ctx.method} ${ctx.endpoint} (${detail}); check that provider.anthropic.base_url points at the Messages API.`,
-    cause,
-    ...(partialText ? { partialText } : {}),
-  });
+  return unreadableError(detail, ctx, WORDING, cause, partialText);
 }
 
 /** Any failure while talking to Anthropic, mapped; ProviderErrors pass through unchanged. */
 export function toProviderError(error: unknown, ctx: ErrorContext, partialText?: string): unknown {
-  if (error instanceof ProviderError) return error;
-  if (error instanceof TransportError) return fromTransport(error, ctx, partialText);
-  if (error instanceof LineTooLongError) {
-    return protocolError(`an event exceeded ${error.maxLineBytes} bytes`, ctx, error, partialText);
-  }
-  return error;
+  return mapFailure(error, ctx, WORDING, partialText);
 }

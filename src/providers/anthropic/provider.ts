@@ -19,7 +19,8 @@ import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
 import type { ApiProviderConfig } from '../hosted.js';
 import { hostedApiKey, hostedBaseUrl, hostedOptions } from '../hosted.js';
-import { HttpTransport, probe, readJsonObject, requestOk, resolveTimeouts } from '../../http/transport.js';
+import { HttpTransport, resolveTimeouts } from '../../http/transport.js';
+import { probe, readJsonObject, requestOk } from '../shared/request.js';
 import type { HttpResponse } from '../../http/transport.js';
 import type { ErrorContext } from './errors.js';
 import { fromHttpStatus, protocolError, toProviderError } from './errors.js';
@@ -241,11 +242,11 @@ export class AnthropicProvider implements ModelProvider {
         signal: options?.signal,
         timeouts: options?.timeouts,
       },
-      (error) => toProviderError(error, ctx),
-      (status, headers, text) => {
-        const err = fromHttpStatus(status, headers, text, ctx);
-        this.logger.debug({ status, code: err.code, endpoint: ctx.endpoint }, 'anthropic error response');
-        return err;
+      {
+        failure: (error) => toProviderError(error, ctx),
+        status: (status, headers, text) => fromHttpStatus(status, headers, text, ctx),
+        logger: this.logger,
+        logMessage: 'anthropic error response',
       },
     );
   }

@@ -8,7 +8,8 @@
 import type { ChatChunk, ToolCall, Usage } from '../../core/types.js';
 import type { Logger } from '../../core/logger.js';
 import type { HttpResponse, ResponseBody } from '../../http/transport.js';
-import { SseParser } from '../../http/sse.js';
+import { sseFramer } from '../shared/sse-framer.js';
+import { readFrames, settleBody } from '../shared/stream-body.js';
 import type { SseEvent } from '../../http/sse.js';
 import type { ErrorContext } from './errors.js';
 import { fromStreamError, protocolError, toProviderError } from './errors.js';
@@ -51,35 +52,17 @@ export async function* streamMessages(
 ): AsyncGenerator<ChatChunk, void, undefined> {
   const res = await open();
   const body: ResponseBody = res.body;
-  const parser = new SseParser();
   const state = new MessageState(model);
-  let ended = false;
+  const frames = readFrames(body, sseFramer(), {
+    fail: (error) => toProviderError(error, ctx, state.text),
+    complete: () => state.sawStop,
+  });
   try {
-    for (;;) {
-      let buf: Buffer | null | undefined;
-      try {
-        buf = body.read();
-        if (buf === undefined) buf = await body.wait();
-      } catch (error) {
-        throw toProviderError(error, ctx, state.text);
-      }
-      let events: SseEvent[];
-      try {
-        events = buf === null ? parser.end() : parser.push(buf);
-      } catch (error) {
-        throw toProviderError(error, ctx, state.text);
-      }
+    for await (const events of frames) {
       for (const event of events) {
         const chunk = handle(event, state, ctx, logger);
         if (chunk !== undefined) yield chunk;
-        if (state.sawStop) {
-          ended = true;
-          return;
-        }
-      }
-      if (buf === null) {
-        ended = true;
-        break;
+        if (state.sawStop) return;
       }
     }
     // The body ended without message_stop: the answer may be cut short.
@@ -89,11 +72,8 @@ export async function* streamMessages(
     if (usage !== undefined) last.usage = usage;
     yield last;
   } finally {
-    if (!body.finished) {
-      // After message_stop only the end of the body is missing: let it arrive so the socket is reused.
-      if (ended || state.sawStop) body.release();
-      else body.cancel();
-    }
+    // After message_stop, or at the end of the body, only the end of the body is missing.
+    settleBody(body, state.sawStop || body.finished);
   }
 }
 

@@ -20,7 +20,7 @@ import {
   requiredCapabilities,
   versionAtLeast,
 } from './context.js';
-import type { ContextMode } from './context.js';
+import type { ContextMode, ErrorFields } from './context.js';
 import type { ModelDetails, RunningModel } from './types.js';
 
 /**
@@ -51,6 +51,8 @@ export interface ContextManagerOptions {
   maxContext?: number;
   /** The provider's configured generation options (an explicit `num_ctx` there always wins). */
   defaultOptions?: GenerationOptions;
+  /** Where requests go, for the fields of the errors raised here. */
+  errorFields?: ErrorFields;
 }
 
 /** A request made ready to send, with what is needed to judge its answer. */
@@ -81,6 +83,7 @@ export class ContextManager {
   private readonly api: ContextApi;
   private readonly logger: Logger;
   private readonly defaultOptions: GenerationOptions | undefined;
+  private readonly fields: ErrorFields;
   private versionOnce: Promise<string | undefined> | undefined;
   private readonly showByDigest = new Map<string, ModelDetails>();
   private readonly digestOf = new Map<string, { digest: string; at: number }>();
@@ -93,6 +96,7 @@ export class ContextManager {
     this.mode = opts.mode ?? 'server';
     this.maxContext = opts.maxContext ?? DEFAULT_MAX_CONTEXT;
     this.defaultOptions = opts.defaultOptions;
+    this.fields = opts.errorFields ?? {};
   }
 
   /** The server's version, asked once; undefined when it cannot be read (then nothing new is sent). */
@@ -193,7 +197,7 @@ export class ContextManager {
         this.logger.debug({ model, err: (error as Error).message }, 'model details unavailable; no capability check');
       }
     }
-    const refusal = details === undefined ? undefined : capabilityError(model, details.capabilities, needs);
+    const refusal = details === undefined ? undefined : capabilityError(model, details.capabilities, needs, { ...this.fields, endpoint: 'POST /api/chat' });
     if (refusal !== undefined) throw refusal;
 
     const out: ChatRequest = { ...request };
@@ -297,6 +301,7 @@ export class ContextManager {
       },
       error,
       error?.providerMessage,
+      { ...this.fields, endpoint: 'POST /api/chat' },
     );
   }
 
@@ -309,7 +314,7 @@ export class ContextManager {
       if (options?.signal?.aborted === true) throw error;
       return;
     }
-    const refusal = embeddingCapabilityError(model, details.capabilities);
+    const refusal = embeddingCapabilityError(model, details.capabilities, { ...this.fields, endpoint: 'POST /api/embed' });
     if (refusal !== undefined) throw refusal;
   }
 }

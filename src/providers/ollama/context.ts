@@ -7,6 +7,7 @@
  * before 0.12.6 it cut a longer prompt without an error.
  */
 import { ProviderError } from '../../core/errors.js';
+import type { ProviderErrorOptions } from '../../core/errors.js';
 import type { ChatRequest } from '../../core/types.js';
 import { PROVIDER } from './wire.js';
 
@@ -21,6 +22,9 @@ export const SERVER_DEFAULT_CONTEXT = 4096;
 export const CONTEXT_STEP = 4096;
 /** The largest window `context = "auto"` chooses when `max_context` is not set. */
 export const DEFAULT_MAX_CONTEXT = 32_768;
+
+/** The structured fields of errors raised here (the request's base URL and endpoint), supplied by the provider. */
+export type ErrorFields = Pick<ProviderErrorOptions, 'baseUrl' | 'baseUrlSource' | 'endpoint'>;
 
 /** How the provider chooses `num_ctx`: sized to each prompt, or left to the server. */
 export type ContextMode = 'auto' | 'server';
@@ -98,6 +102,7 @@ export function capabilityError(
   model: string,
   capabilities: readonly string[] | undefined,
   needs: readonly { capability: string; what: string }[],
+  fields: ErrorFields = {},
 ): ProviderError | undefined {
   // Every model has completion or embedding: an empty list means the server does not say.
   if (capabilities === undefined || capabilities.length === 0) return undefined;
@@ -110,17 +115,25 @@ export function capabilityError(
     message:
       `Model '${model}' does not support ${missing.what} (its capabilities: ${has}); ` +
       `send the request without ${missing.what}, or use a model whose \`ollama show ${model}\` lists ${missing.capability}.`,
+    model,
+    ...fields,
   });
 }
 
 /** The `unsupported` error for embeddings asked of a model without the `embedding` capability. */
-export function embeddingCapabilityError(model: string, capabilities: readonly string[] | undefined): ProviderError | undefined {
+export function embeddingCapabilityError(
+  model: string,
+  capabilities: readonly string[] | undefined,
+  fields: ErrorFields = {},
+): ProviderError | undefined {
   if (capabilities === undefined || capabilities.length === 0 || capabilities.includes('embedding')) return undefined;
   const has = capabilities.length > 0 ? capabilities.join(', ') : 'none listed';
   return new ProviderError({
     provider: PROVIDER,
     code: 'unsupported',
     message: `Model '${model}' is not an embedding model (its capabilities: ${has}); use one that lists embedding, such as nomic-embed-text or embeddinggemma.`,
+    model,
+    ...fields,
   });
 }
 
@@ -148,7 +161,15 @@ function n(value: number): string {
  * `context_overflow`: the prompt does not fit the model's window. Not retryable as is (the same
  * prompt fails again); the gateway retries once with less history.
  */
-export function overflowError(facts: OverflowFacts, cause?: unknown, providerMessage?: string): ProviderError {
+export function overflowError(facts: OverflowFacts, cause?: unknown, providerMessage?: string, fields: ErrorFields = {}): ProviderError {
+  // The server's error already carries where the request went; keep that.
+  const from = cause instanceof ProviderError ? cause : undefined;
+  const where: ErrorFields = {
+    ...fields,
+    ...(from?.baseUrl === undefined ? {} : { baseUrl: from.baseUrl }),
+    ...(from?.baseUrlSource === undefined ? {} : { baseUrlSource: from.baseUrlSource }),
+    ...(from?.endpoint === undefined ? {} : { endpoint: from.endpoint }),
+  };
   const size = facts.promptTokens === undefined ? 'The prompt' : `The prompt (about ${n(facts.promptTokens)} tokens)`;
   let advice: string;
   const room = facts.trained !== undefined && facts.trained > facts.contextLength;
@@ -167,6 +188,8 @@ export function overflowError(facts: OverflowFacts, cause?: unknown, providerMes
     code: 'context_overflow',
     status: 400,
     message: `${size} is longer than the ${n(facts.contextLength)}-token context window of '${facts.model}'; ${advice}.`,
+    model: facts.model,
+    ...where,
     ...(cause === undefined ? {} : { cause }),
     ...(providerMessage === undefined ? {} : { providerMessage }),
   });

@@ -13,5 +13,5 @@ export type {
   PullProgress,
   RunningModel,
 } from './types.js';
-export { notInstalledMessage, notRunningMessage } from './errors.js';
+export { notInstalledMessage, notRunningMessage, notRunningStep, notRunningSummary } from './errors.js';
 export { buildChatBody, contextWindowOf, stripDataUrl, toCapabilities, toChunk, toMetadata, toTimings, toUsage } from './wire.js';

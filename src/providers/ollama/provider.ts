@@ -23,10 +23,12 @@ import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
 import type { OllamaConfig } from './spec.js';
 import { connectableOllamaUrl, resolveOllamaBaseUrl } from './base-url.js';
-import { HttpTransport, probe, readJsonObject, requestOk, resolveTimeouts } from '../../http/transport.js';
+import { HttpTransport, resolveTimeouts } from '../../http/transport.js';
+import { probe, readJsonObject, requestOk } from '../shared/request.js';
 import type { HttpResponse } from '../../http/transport.js';
-import { LineSplitter } from '../../http/ndjson.js';
 import type { ErrorContext } from './errors.js';
+import { errorFields } from '../shared/context.js';
+import { lineFramer, readFrames, settleBody } from '../shared/stream-body.js';
 import {
   fromHttpStatus,
   fromPullError,
@@ -129,6 +131,7 @@ export class OllamaProvider implements ModelProvider {
       ...(opts.context === undefined ? {} : { mode: opts.context }),
       ...(opts.maxContext === undefined ? {} : { maxContext: opts.maxContext }),
       ...(opts.options === undefined ? {} : { defaultOptions: opts.options }),
+      errorFields: { baseUrl: this.baseUrl, baseUrlSource: this.baseUrlSource },
     });
   }
 
@@ -318,7 +321,13 @@ export class OllamaProvider implements ModelProvider {
     } catch (error) {
       // A server that lists no capabilities still refuses (500 on 0.9.6, 501 on 0.17.4): not worth a retry.
       if (error instanceof ProviderError && /does not support embeddings/.test(error.providerMessage ?? error.message)) {
-        throw embeddingCapabilityError(model, ['not listed by the server']) ?? error;
+        throw (
+          embeddingCapabilityError(model, ['not listed by the server'], {
+            baseUrl: this.baseUrl,
+            baseUrlSource: this.baseUrlSource,
+            endpoint: 'POST /api/embed',
+          }) ?? error
+        );
       }
       throw error;
     }
@@ -397,11 +406,11 @@ export class OllamaProvider implements ModelProvider {
         signal: options?.signal,
         timeouts: options?.timeouts,
       },
-      (error) => toProviderError(error, ctx),
-      (status, headers, text) => {
-        const err = fromHttpStatus(status, headers, text, ctx);
-        this.logger.debug({ status, code: err.code, endpoint }, 'ollama error response');
-        return err;
+      {
+        failure: (error) => toProviderError(error, ctx),
+        status: (status, headers, text) => fromHttpStatus(status, headers, text, ctx),
+        logger: this.logger,
+        logMessage: 'ollama error response',
       },
     );
   }
@@ -439,45 +448,27 @@ export class OllamaProvider implements ModelProvider {
     const pullIdle = idleMs === 0 || loadMs === 0 ? 0 : Math.max(idleMs, loadMs);
     const callOptions: CallOptions = { ...options, timeouts: { idleMs: pullIdle, ...options?.timeouts } };
     const res = await this.send('POST', '/api/pull', JSON.stringify(req), callOptions, ctx);
-    const stream = res.body;
-    const splitter = new LineSplitter();
+    const body = res.body;
     let success = false;
-    let ended = false;
+    const frames = readFrames(body, lineFramer(), { fail: (error) => toProviderError(error, ctx), complete: () => success });
     try {
-      for (;;) {
-        let buf: Buffer | null | undefined;
-        try {
-          buf = stream.read();
-          if (buf === undefined) buf = await stream.wait();
-        } catch (error) {
-          if (success) break;
-          throw toProviderError(error, ctx);
-        }
-        let line: string | undefined;
-        if (buf === null) {
-          ended = true;
-          line = splitter.end();
-        } else {
-          splitter.push(buf);
-          line = splitter.next();
-        }
-        while (line !== undefined) {
+      for await (const lines of frames) {
+        for (const line of lines) {
           const progress = parsePullLine(line, model, ctx);
           if (progress.status === 'success') success = true;
           yield progress;
-          line = buf === null ? undefined : splitter.next();
         }
-        if (buf === null) break;
       }
       if (!success) {
         throw new ProviderError({
           provider: PROVIDER,
           code: 'server_error',
           message: `Ollama ended the pull of '${model}' before it finished; run the pull again to resume it.`,
+          ...errorFields(ctx),
         });
       }
     } finally {
-      if (!ended && !stream.finished) stream.cancel();
+      settleBody(body, success);
     }
   }
 
@@ -508,7 +499,7 @@ function parsePullLine(line: string, model: string, ctx: ErrorContext): PullProg
     throw protocolError('a progress line that is not JSON', ctx, cause);
   }
   if (typeof obj !== 'object' || obj === null) throw protocolError('a progress line that is not a JSON object', ctx);
-  if (obj.error !== undefined) throw fromPullError(errorValueText(obj.error) ?? 'unknown error', model);
+  if (obj.error !== undefined) throw fromPullError(errorValueText(obj.error) ?? 'unknown error', { ...ctx, model });
   const p: PullProgress = { status: typeof obj.status === 'string' ? obj.status : '' };
   if (typeof obj.digest === 'string') p.digest = obj.digest;
   if (typeof obj.total === 'number') p.total = obj.total;

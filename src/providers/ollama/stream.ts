@@ -4,12 +4,14 @@
  * Written as a hand-made AsyncIterator instead of an async generator because this is the
  * per-token hot path: when lines are already buffered, `next()` parses one and returns an
  * already-resolved promise, with none of an async generator's extra suspensions per item.
- * It only goes asynchronous when it has to wait for the network.
+ * It only goes asynchronous when it has to wait for the network. That is why it does not use
+ * the shared `readFrames` loop (an async generator), only its `settleBody` ending.
  */
 import type { ChatChunk } from '../../core/types.js';
 import type { Logger } from '../../core/logger.js';
 import type { HttpResponse, ResponseBody } from '../../http/transport.js';
 import { LineSplitter } from '../../http/ndjson.js';
+import { settleBody } from '../shared/stream-body.js';
 import type { ErrorContext } from './errors.js';
 import { errorValueText, fromStreamError, protocolError, toProviderError } from './errors.js';
 import { fastContentChunk, toChunk } from './wire.js';
@@ -191,12 +193,8 @@ export class ChatStreamIterator implements AsyncIterableIterator<ChatChunk> {
   private close(): void {
     if (this.finished) return;
     this.finished = true;
-    const body = this.body;
-    if (body !== null && !body.finished) {
-      // After the final chunk only the end of the body is missing: let it arrive so the socket is reused.
-      if (this.sawDone) body.release();
-      else body.cancel();
-    }
+    // After the final chunk only the end of the body is missing: let it arrive so the socket is reused.
+    if (this.body !== null) settleBody(this.body, this.sawDone);
   }
 }
 

@@ -21,7 +21,8 @@ import { completeWithChat } from '../../core/types.js';
 import type { ProviderError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
-import { HttpTransport, probe, readJsonObject, requestOk, resolveTimeouts } from '../../http/transport.js';
+import { HttpTransport, resolveTimeouts } from '../../http/transport.js';
+import { probe, readJsonObject, requestOk } from '../shared/request.js';
 import type { HttpResponse } from '../../http/transport.js';
 import type { ApiErrorContext } from './errors.js';
 import { fromHttpStatus, fromStreamError, protocolError, toProviderError } from './errors.js';
@@ -46,6 +47,11 @@ export interface CompatibleIdentity {
   defaultModel: string;
   /** Extra advice when the key is missing. */
   missingKeyHint?: string;
+  /**
+   * True when other servers speak this API too (OpenAI's): at a base URL on another host,
+   * messages name the server by its URL instead of {@link label}.
+   */
+  spokenByOthers?: boolean;
 }
 
 /** Default limit of {@link OpenAICompatibleProvider.isAvailable}. */
@@ -237,7 +243,7 @@ export abstract class OpenAICompatibleProvider implements ModelProvider {
   protected ctx(method: string, endpoint: string, model?: string): ApiErrorContext {
     const ctx: ApiErrorContext = {
       provider: this.name,
-      label: this.identity.label,
+      label: this.serverLabel(),
       baseUrl: this.baseUrl,
       keyEnv: this.identity.keyEnv,
       configSection: this.identity.configSection,
@@ -247,6 +253,12 @@ export abstract class OpenAICompatibleProvider implements ModelProvider {
     };
     if (model !== undefined) ctx.model = model;
     return ctx;
+  }
+
+  /** The server in messages: the service's name at its own host, else (for an API others speak) the base URL. */
+  private serverLabel(): string {
+    if (this.identity.spokenByOthers !== true) return this.identity.label;
+    return new URL(this.baseUrl).host === new URL(this.identity.defaultBaseUrl).host ? this.identity.label : this.baseUrl;
   }
 
   /** Sends a request; resolves on a 2xx status and throws a mapped ProviderError otherwise. */
@@ -268,11 +280,11 @@ export abstract class OpenAICompatibleProvider implements ModelProvider {
         signal: options?.signal,
         timeouts: options?.timeouts,
       },
-      (error) => toProviderError(error, ctx),
-      (status, headers, text) => {
-        const err = this.httpError(status, headers, text, ctx);
-        this.logger.debug({ status, code: err.code, endpoint }, `${this.name} error response`);
-        return err;
+      {
+        failure: (error) => toProviderError(error, ctx),
+        status: (status, headers, text) => this.httpError(status, headers, text, ctx),
+        logger: this.logger,
+        logMessage: `${this.name} error response`,
       },
     );
   }

@@ -1,36 +1,50 @@
 /**
- * Failures of OpenAI-compatible APIs as {@link ProviderError}s with one actionable sentence each.
- * Parameterised by {@link ApiErrorContext} so OpenAI, OpenRouter and any compatible server share
- * the mapping while naming their own service, environment variable and config keys.
+ * The OpenAI-compatible part of error mapping: the body shapes in use, one actionable sentence
+ * per outcome, and the cases of these APIs (a missing model, a used-up quota). The status ladder
+ * and transport failures are the shared ones in `../shared/`. Parameterised by
+ * {@link ApiErrorContext} so OpenAI, OpenRouter and any compatible server share the wording while
+ * naming their own service (or, for a compatible server, its URL), environment variable and
+ * config keys.
  *
- * Every text that came from the server passes through {@link redactSecrets} with the key: an
- * API may echo (part of) the key it rejected.
+ * Every text that came from the server is redacted with the key before it is shortened: an API
+ * may echo (part of) the key it rejected.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { ProviderError, redactSecrets } from '../../core/errors.js';
 import type { ProviderErrorCode } from '../../core/errors.js';
-import { LineTooLongError } from '../../http/ndjson.js';
-import { TransportError, formatDuration, transportProviderError } from '../../http/errors.js';
-import { retryAfterMs } from '../../http/retry-after.js';
+import { formatDuration } from '../../http/errors.js';
+import type { TransportError } from '../../http/errors.js';
+import { readErrorBody, sentence } from '../shared/body.js';
+import type { BodyReading } from '../shared/body.js';
+import type { RequestContext } from '../shared/context.js';
+import { errorFields, partialOf } from '../shared/context.js';
+import { mapFailure, transportError, unreadableError } from '../shared/failures.js';
+import type { FailureWording } from '../shared/failures.js';
+import { httpError } from '../shared/http-errors.js';
+import type { HttpErrorFacts, HttpErrorOutcome, HttpErrorTable } from '../shared/http-errors.js';
 
 /** What a request was about and who it went to, for wording errors. */
-export interface ApiErrorContext {
+export interface ApiErrorContext extends RequestContext {
   /** Provider name in errors and metadata, e.g. `openai`. */
   provider: string;
-  /** Service name in sentences, e.g. `OpenAI`. */
+  /** Service name in sentences, e.g. `OpenAI`; the base URL itself for a server that is not the named service. */
   label: string;
-  baseUrl: string;
   /** The environment variable the key may come from, e.g. `OPENAI_API_KEY`. */
   keyEnv: string;
   /** Dotted config section, e.g. `provider.openai`. */
   configSection: string;
-  method: string;
-  /** Path below the base URL, e.g. `/chat/completions`. */
-  endpoint: string;
-  /** The model the request named, if any. */
-  model?: string;
   /** Values that must never appear in a message (the API key). */
   secrets: readonly string[];
+}
+
+/** `OpenAI at https://api.openai.com/v1`, or just the URL when the label is the URL. */
+function at(ctx: ApiErrorContext): string {
+  return ctx.label === ctx.baseUrl ? ctx.baseUrl : `${ctx.label} at ${ctx.baseUrl}`;
+}
+
+/** `The OpenAI request`, or `The request to <url>`. */
+function requestOf(ctx: ApiErrorContext): string {
+  return ctx.label === ctx.baseUrl ? `The request to ${ctx.baseUrl}` : `The ${ctx.label} request`;
 }
 
 /** The parts of an error body Omega uses. */
@@ -48,10 +62,6 @@ export interface ApiErrorInfo {
 /** Removes the key (and OpenAI's masked echo of it) from server text. */
 export function redact(text: string, ctx: Pick<ApiErrorContext, 'secrets'>): string {
   return redactSecrets(text, ctx.secrets).replace(/(Incorrect API key provided:\s*)[^\s.]+(\.[^\s.]+)*/gi, '$1[REDACTED]');
-}
-
-function sentence(text: string): string {
-  return /[.!?]$/.test(text) ? text : `${text}.`;
 }
 
 function stringOf(value: unknown): string | undefined {
@@ -83,102 +93,80 @@ export function errorInfoOf(value: unknown, ctx: Pick<ApiErrorContext, 'secrets'
   return info;
 }
 
-/** {@link errorInfoOf} of a response body; a non-JSON body is summarised (an HTML page's title, or its start). */
+function reading(ctx: Pick<ApiErrorContext, 'secrets'>): BodyReading {
+  return {
+    fromJson: (value) => {
+      const info = errorInfoOf(value, ctx);
+      if (!info.json) return undefined;
+      const { json: _json, ...rest } = info;
+      return rest;
+    },
+    redact: (text) => redact(text, ctx),
+    maxChars: 200,
+  };
+}
+
+/** {@link errorInfoOf} of a response body; a non-JSON body is summarised (an HTML page's title, or its start), redacted before it is shortened. */
 export function errorInfoOfBody(body: string, contentType: string | undefined, ctx: Pick<ApiErrorContext, 'secrets'>): ApiErrorInfo {
-  const trimmed = body.trim();
-  if (trimmed.startsWith('{')) {
-    try {
-      const info = errorInfoOf(JSON.parse(trimmed), ctx);
-      if (info.json) return info;
-    } catch {
-      // not JSON after all: summarised below
-    }
-  }
-  return { message: redact(summarizeBody(trimmed, contentType), ctx), json: false };
-}
-
-function summarizeBody(body: string, contentType: string | undefined): string {
-  let text = body;
-  if (/html/i.test(contentType ?? '') || /^\s*<(!doctype|html|head|body)/i.test(body)) {
-    const title = /<title[^>]*>([^<]*)<\/title>/i.exec(body);
-    text = title?.[1] !== undefined && title[1].trim() !== '' ? title[1] : body.replace(/<[^>]*>/g, ' ');
-  }
-  text = text.replace(/\s+/g, ' ').trim();
-  return text.length > 200 ? `${text.slice(0, 197)}...` : text;
-}
-
-function header(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
+  return readErrorBody(body, contentType, reading(ctx));
 }
 
 const MODEL_MISSING = /\bmodel\b.*\b(does not exist|not found|not exist|unknown|not a valid model)|\bnot a valid model id\b|\bno such model\b|\bunknown model\b/i;
 
-/** A non-2xx response as a ProviderError. */
+function rateLimited(f: HttpErrorFacts, ctx: ApiErrorContext): string {
+  const quota = f.body.code === 'insufficient_quota' || /\bquota\b/i.test(f.body.message);
+  if (quota) return `${ctx.label} says the account's quota is used up (${f.shown}); check the plan and billing of the account behind ${ctx.keyEnv}.`;
+  const wait = f.retryAfterMs;
+  return `${ctx.label} is rate-limiting requests (${f.shown}); wait${wait === undefined ? '' : ` ${formatDuration(wait)}`} and try again.`;
+}
+
+/** Cases a provider of this family adds before the shared ladder (OpenRouter's 402, ...). */
+export type ApiSpecialCases = (f: HttpErrorFacts, ctx: ApiErrorContext) => HttpErrorOutcome | undefined;
+
+function special(f: HttpErrorFacts, ctx: ApiErrorContext): HttpErrorOutcome | undefined {
+  const { status, body } = f;
+  const modelMissing = ctx.model !== undefined && (body.code === 'model_not_found' || (body.json && MODEL_MISSING.test(body.message)));
+  if (modelMissing && (status === 404 || status === 400)) {
+    return {
+      code: 'model_not_found',
+      message: `Model '${ctx.model}' is not available at ${ctx.label} (${f.shown}); check the model name or ${ctx.configSection}.model.`,
+    };
+  }
+  return undefined;
+}
+
+function table(extra: ApiSpecialCases | undefined): HttpErrorTable<ApiErrorContext> {
+  return {
+    provider: (ctx) => ctx.provider,
+    label: (ctx) => ctx.label,
+    reading,
+    special: extra === undefined ? special : (f, ctx) => extra(f, ctx) ?? special(f, ctx),
+    redirect: (f, ctx) =>
+      `${at(ctx)} redirected ${ctx.endpoint} (HTTP ${f.status}${f.location ? ` to ${f.location}` : ''}); set ${ctx.configSection}.base_url to the final address.`,
+    auth: (f, ctx) =>
+      f.status === 401
+        ? `${ctx.label} rejected the API key (${f.shown}); set ${ctx.keyEnv} or ${ctx.configSection}.api_key to a valid key.`
+        : `${ctx.label} refused the request (${f.shown}); check that the key in ${ctx.keyEnv} (or ${ctx.configSection}.api_key) is valid and allowed to use this model.`,
+    noEndpoint: (f, ctx) =>
+      `${at(ctx)} has no ${ctx.method} ${ctx.endpoint} (${f.shown}); check that ${ctx.configSection}.base_url points at an OpenAI-compatible API, including its version path such as /v1.`,
+    timeout: (f, ctx) => `${ctx.label} timed out answering the request (${f.shown}); try again.`,
+    rateLimited,
+    serverError: (f, ctx) => `${ctx.label} failed (${f.shown}); try again later.`,
+    rejected: (f, ctx) => `${ctx.label} rejected the request: ${sentence(f.body.message === '' ? `HTTP ${f.status}` : f.body.message)}`,
+  };
+}
+
+const TABLE = table(undefined);
+
+/** A non-2xx response as a ProviderError; `extra` adds a provider's own cases before the shared ones. */
 export function fromHttpStatus(
   status: number,
   headers: IncomingHttpHeaders,
   body: string,
   ctx: ApiErrorContext,
+  extra?: ApiSpecialCases,
 ): ProviderError {
-  const info = errorInfoOfBody(body, header(headers, 'content-type'), ctx);
-  const detail = info.message;
-  const shown = detail === '' ? `HTTP ${status}` : `HTTP ${status}: ${detail}`;
-  const make = (code: ProviderErrorCode, message: string, extra?: { retryAfterMs?: number; retryable?: boolean }) =>
-    new ProviderError({
-      provider: ctx.provider,
-      code,
-      status,
-      message,
-      ...(detail === '' ? {} : { providerMessage: detail }),
-      ...extra,
-    });
-  const modelMissing =
-    ctx.model !== undefined && (info.code === 'model_not_found' || (info.json && MODEL_MISSING.test(detail)));
-
-  if (status === 401) {
-    return make('auth', `${ctx.label} rejected the API key (${shown}); set ${ctx.keyEnv} or ${ctx.configSection}.api_key to a valid key.`);
-  }
-  if (status === 403) {
-    return make(
-      'auth',
-      `${ctx.label} refused the request (${shown}); check that the key in ${ctx.keyEnv} (or ${ctx.configSection}.api_key) is valid and allowed to use this model.`,
-    );
-  }
-  if (status === 429) {
-    const wait = retryAfterMs(headers);
-    const quota = info.code === 'insufficient_quota' || /\bquota\b/i.test(detail);
-    const message = quota
-      ? `${ctx.label} says the account's quota is used up (${shown}); check the plan and billing of the account behind ${ctx.keyEnv}.`
-      : `${ctx.label} is rate-limiting requests (${shown}); wait${wait === undefined ? '' : ` ${formatDuration(wait)}`} and try again.`;
-    return make('rate_limited', message, wait === undefined ? undefined : { retryAfterMs: wait });
-  }
-  if (modelMissing && (status === 404 || status === 400)) {
-    return make(
-      'model_not_found',
-      `Model '${ctx.model}' is not available at ${ctx.label} (${shown}); check the model name or ${ctx.configSection}.model.`,
-    );
-  }
-  if (status === 404 || status === 405) {
-    return make(
-      'protocol',
-      `${ctx.label} at ${ctx.baseUrl} has no ${ctx.method} ${ctx.endpoint} (${shown}); check that ${ctx.configSection}.base_url points at an OpenAI-compatible API, including its version path such as /v1.`,
-    );
-  }
-  if (status >= 300 && status < 400) {
-    const location = header(headers, 'location');
-    return make(
-      'protocol',
-      `${ctx.label} at ${ctx.baseUrl} redirected ${ctx.endpoint} (HTTP ${status}${location ? ` to ${location}` : ''}); set ${ctx.configSection}.base_url to the final address.`,
-    );
-  }
-  if (status === 408) {
-    return make('timeout', `${ctx.label} timed out answering the request (${shown}); try again.`);
-  }
-  if (status >= 500) {
-    return make('server_error', `${ctx.label} failed (${shown}); try again later.`);
-  }
-  return make('bad_request', `${ctx.label} rejected the request: ${sentence(detail === '' ? `HTTP ${status}` : detail)}`);
+  return httpError(status, headers, body, ctx, extra === undefined ? TABLE : table(extra));
 }
 
 /** The ProviderError code of an error code reported inside a 200 stream (a number or a name). */
@@ -210,63 +198,49 @@ export function fromStreamError(value: unknown, ctx: ApiErrorContext, partialTex
     code,
     message: `${ctx.label} failed mid-response: ${sentence(text)}`,
     ...(info.message === '' ? {} : { providerMessage: info.message }),
-    ...(partialText === undefined || partialText === '' ? {} : { partialText }),
+    ...partialOf(partialText),
+    ...errorFields(ctx),
   });
 }
 
+const WORDING: FailureWording<ApiErrorContext> = {
+  provider: (ctx) => ctx.provider,
+  request: requestOf,
+  client: (ctx) => (ctx.label === ctx.baseUrl ? `The provider for ${ctx.baseUrl}` : `The ${ctx.label} provider`),
+  unreachable: (e, ctx) => ({
+    message: `Could not connect to ${at(ctx)}${e.errno ? ` (${e.errno})` : ''}; check the network connection and ${ctx.configSection}.base_url.`,
+  }),
+  timeout: (phase, d, ctx) => {
+    const key = `${ctx.configSection}.timeouts`;
+    switch (phase) {
+      case 'connect':
+        return `Could not connect to ${at(ctx)} within ${d}; check the network or raise ${key}.connect.`;
+      case 'load':
+        return `${ctx.label} did not start answering within ${d}; try again, or raise ${key}.load if the model is slow to start.`;
+      case 'idle':
+        return `${ctx.label} sent nothing for ${d} in the middle of a response; try again, or raise ${key}.idle.`;
+      default:
+        return `${requestOf(ctx)} took longer than ${d}; raise ${key}.request (0 means no limit).`;
+    }
+  },
+  connectionLost: (ctx) => `The connection to ${at(ctx)} was lost mid-response; try again.`,
+  invalidHttp: (ctx) => `The server at ${ctx.baseUrl} did not answer with valid HTTP; check ${ctx.configSection}.base_url.`,
+  unreadable: (detail, ctx) =>
+    `${at(ctx)} sent an unreadable response to ${ctx.method} ${ctx.endpoint} (${redact(detail, ctx)}); check that ${ctx.configSection}.base_url points at an OpenAI-compatible API.`,
+  tooLong: (max) => `an event exceeded ${max} characters`,
+};
+
 /** The server answered something Omega cannot read. */
 export function protocolError(detail: string, ctx: ApiErrorContext, cause?: unknown, partialText?: string): ProviderError {
-  return new ProviderError({
-    provider: ctx.provider,
-    code: 'protocol',
-    message: `${ctx.label} at ${ctx.baseUrl} sent an unreadable response to ${ctx.method} ${ctx.endpoint} (${redact(detail, ctx)}); check that ${ctx.configSection}.base_url points at an OpenAI-compatible API.`,
-    cause,
-    ...(partialText === undefined || partialText === '' ? {} : { partialText }),
-  });
+  return unreadableError(detail, ctx, WORDING, cause, partialText);
 }
 
 /** A transport failure (no connection, timeout, cancellation, broken connection) as a ProviderError. */
 export function fromTransport(err: TransportError, ctx: ApiErrorContext, partialText?: string): ProviderError {
-  const section = ctx.configSection;
-  return transportProviderError(
-    err,
-    {
-      provider: ctx.provider,
-      label: ctx.label,
-      method: ctx.method,
-      endpoint: ctx.endpoint,
-      unreachable: (e) => ({
-        message: `Could not connect to ${ctx.label} at ${ctx.baseUrl}${e.errno ? ` (${e.errno})` : ''}; check the network connection and ${section}.base_url.`,
-      }),
-      timeout: (phase, ms) => timeoutMessage(phase, ms, ctx),
-      connectionLost: () => `The connection to ${ctx.label} at ${ctx.baseUrl} was lost mid-response; try again.`,
-      protocol: () => `The server at ${ctx.baseUrl} did not answer with valid HTTP; check ${section}.base_url.`,
-    },
-    partialText,
-  );
-}
-
-function timeoutMessage(phase: string, ms: number, ctx: ApiErrorContext): string {
-  const d = formatDuration(ms);
-  const key = `${ctx.configSection}.timeouts`;
-  switch (phase) {
-    case 'connect':
-      return `Could not connect to ${ctx.label} at ${ctx.baseUrl} within ${d}; check the network or raise ${key}.connect.`;
-    case 'load':
-      return `${ctx.label} did not start answering within ${d}; try again, or raise ${key}.load if the model is slow to start.`;
-    case 'idle':
-      return `${ctx.label} sent nothing for ${d} in the middle of a response; try again, or raise ${key}.idle.`;
-    default:
-      return `The ${ctx.label} request took longer than ${d}; raise ${key}.request (0 means no limit).`;
-  }
+  return transportError(err, ctx, WORDING, partialText);
 }
 
 /** Any failure while talking to the API, mapped; ProviderErrors pass through unchanged. */
 export function toProviderError(error: unknown, ctx: ApiErrorContext, partialText?: string): unknown {
-  if (error instanceof ProviderError) return error;
-  if (error instanceof TransportError) return fromTransport(error, ctx, partialText);
-  if (error instanceof LineTooLongError) {
-    return protocolError(`an event exceeded ${error.maxLineBytes} characters`, ctx, error, partialText);
-  }
-  return error;
+  return mapFailure(error, ctx, WORDING, partialText);
 }

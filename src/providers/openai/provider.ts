@@ -25,6 +25,7 @@ export const OPENAI_IDENTITY: CompatibleIdentity = {
   defaultModel: DEFAULT_OPENAI_MODEL,
   missingKeyHint:
     'For an OpenAI-compatible server that needs no key (such as Ollama at http://localhost:11434/v1), set any placeholder, e.g. api_key = "none".',
+  spokenByOthers: true,
 };
 
 /** Talks to OpenAI's Chat Completions API, or to any server that speaks it. */

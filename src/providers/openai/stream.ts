@@ -5,7 +5,8 @@
 import type { ChatChunk, Usage } from '../../core/types.js';
 import type { Logger } from '../../core/logger.js';
 import type { HttpResponse, ResponseBody } from '../../http/transport.js';
-import { SseParser } from '../../http/sse.js';
+import { sseFramer } from '../shared/sse-framer.js';
+import { readFrames, settleBody } from '../shared/stream-body.js';
 import type { SseEvent } from '../../http/sse.js';
 import type { ApiErrorContext } from './errors.js';
 import { fromStreamError, protocolError, toProviderError } from './errors.js';
@@ -141,35 +142,21 @@ export async function* streamCompletion(p: StreamParams): AsyncGenerator<ChatChu
       yield state.final();
       return;
     }
-    const parser = new SseParser();
-    for (;;) {
-      let buf: Buffer | null | undefined;
-      try {
-        buf = body.read();
-        if (buf === undefined) buf = await body.wait();
-      } catch (error) {
-        if (!state.complete) throw toProviderError(error, p.ctx, state.text);
-        buf = null;
-      }
-      let events: SseEvent[];
-      try {
-        events = buf === null ? parser.end() : parser.push(buf);
-      } catch (error) {
-        throw toProviderError(error, p.ctx, state.text);
-      }
+    const frames = readFrames(body, sseFramer(), {
+      fail: (error) => toProviderError(error, p.ctx, state.text),
+      complete: () => state.complete,
+    });
+    for await (const events of frames) {
       for (let i = 0; i < events.length && !state.sawDone; i++) {
         const chunk = state.acceptEvent(events[i] as SseEvent);
         if (chunk !== undefined) yield chunk;
       }
-      if (state.sawDone || buf === null) break;
+      if (state.sawDone) break;
     }
     if (!state.complete) p.logger.debug({ model: p.model }, 'stream ended before the answer was complete');
     yield state.final();
   } finally {
-    if (!body.finished) {
-      if (state.complete) body.release();
-      else body.cancel();
-    }
+    settleBody(body, state.complete);
   }
 }
 

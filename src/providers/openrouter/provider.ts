@@ -5,13 +5,14 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ApiProviderConfig } from '../hosted.js';
 import { hostedOptions } from '../hosted.js';
-import { ProviderError } from '../../core/errors.js';
+import type { ProviderError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { ModelInfo, ThinkSetting } from '../../core/types.js';
 import { OpenAICompatibleProvider } from '../openai/compatible.js';
 import type { CompatibleIdentity } from '../openai/compatible.js';
 import type { ApiErrorContext } from '../openai/errors.js';
-import { errorInfoOfBody, fromHttpStatus } from '../openai/errors.js';
+import { fromHttpStatus } from '../openai/errors.js';
+import type { HttpErrorFacts, HttpErrorOutcome } from '../shared/http-errors.js';
 import type { OptionDialect } from '../openai/wire.js';
 import type { OpenAICompatibleOptions } from '../openai/types.js';
 import { OPENROUTER, toOpenRouterModelInfo } from './wire.js';
@@ -105,25 +106,20 @@ export class OpenRouterProvider extends OpenAICompatibleProvider {
 
   /** OpenRouter's own statuses: 402 is spent credits, a 403 may be a moderation flag rather than the key. */
   protected override httpError(status: number, headers: IncomingHttpHeaders, text: string, ctx: ApiErrorContext): ProviderError {
-    if (status === 402 || status === 403) {
-      const info = errorInfoOfBody(text, undefined, ctx);
-      const shown = info.message === '' ? `HTTP ${status}` : `HTTP ${status}: ${info.message}`;
-      const base = { provider: ctx.provider, status, ...(info.message === '' ? {} : { providerMessage: info.message }) };
-      if (status === 402) {
-        return new ProviderError({
-          ...base,
-          code: 'auth',
-          message: `OpenRouter refused the request for lack of credits (${shown}); add credits at https://openrouter.ai/settings/credits or use a free model.`,
-        });
-      }
-      if (/moderat|flagged|guardrail/i.test(info.message)) {
-        return new ProviderError({
-          ...base,
-          code: 'bad_request',
-          message: `OpenRouter refused the prompt (${shown}); rephrase it or choose another model.`,
-        });
-      }
-    }
-    return fromHttpStatus(status, headers, text, ctx);
+    return fromHttpStatus(status, headers, text, ctx, openRouterCases);
   }
+}
+
+/** OpenRouter's cases before the shared ladder. */
+function openRouterCases(f: HttpErrorFacts): HttpErrorOutcome | undefined {
+  if (f.status === 402) {
+    return {
+      code: 'auth',
+      message: `OpenRouter refused the request for lack of credits (${f.shown}); add credits at https://openrouter.ai/settings/credits or use a free model.`,
+    };
+  }
+  if (f.status === 403 && /moderat|flagged|guardrail/i.test(f.body.message)) {
+    return { code: 'bad_request', message: `OpenRouter refused the prompt (${f.shown}); rephrase it or choose another model.` };
+  }
+  return undefined;
 }

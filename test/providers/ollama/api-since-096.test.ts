@@ -97,3 +97,48 @@ test('status() reads /api/status; a server without it is a protocol error that s
   fake.once('GET', '/api/status', { status: 404, headers: { 'content-type': 'text/plain' }, body: '404 page not found' });
   await assert.rejects(provider().status(), (e: unknown) => isProviderError(e, 'protocol') && /has no GET \/api\/status/.test(e.message));
 });
+
+test('cloud model errors are their own cases: sign in, cloud disabled, remote host not allowed', async () => {
+  const signin = 'https://ollama.com/connect?name=box&key=c3NoLWVkMjU1MTk';
+  fake.once('POST', '/api/chat', { status: 401, body: { error: 'unauthorized', signin_url: signin } });
+  await assert.rejects(provider().chat({ model: 'gpt-oss:120b-cloud', messages: [{ role: 'user', content: 'x' }] }), (e: unknown) => {
+    assert.ok(isProviderError(e, 'auth'));
+    assert.match(e.message, /Run `ollama signin`/);
+    assert.ok(e.message.includes(signin), e.message);
+    assert.ok(e.message.includes("'gpt-oss:120b-cloud'"), e.message);
+    assert.equal(e.retryable, false);
+    return true;
+  });
+
+  fake.once('POST', '/api/chat', { status: 403, body: { error: 'ollama cloud is disabled: remote model is unavailable' } });
+  await assert.rejects(provider().chat({ model: 'glm-4.7:cloud', messages: [{ role: 'user', content: 'x' }] }), (e: unknown) => {
+    assert.ok(isProviderError(e, 'unsupported'));
+    assert.match(e.message, /OLLAMA_NO_CLOUD/);
+    return true;
+  });
+
+  fake.once('POST', '/api/chat', { status: 400, body: { error: 'this server cannot run this remote model' } });
+  await assert.rejects(provider().chat({ model: 'x:cloud', messages: [{ role: 'user', content: 'x' }] }), (e: unknown) => {
+    assert.ok(isProviderError(e, 'unsupported'));
+    assert.match(e.message, /OLLAMA_REMOTES/);
+    return true;
+  });
+
+  // A 401 without a sign-in link is still the ordinary auth case (a proxy's, say).
+  fake.once('POST', '/api/chat', { status: 401, headers: { 'content-type': 'text/plain' }, body: 'Unauthorized' });
+  await assert.rejects(provider().chat({ messages: [{ role: 'user', content: 'x' }] }), (e: unknown) => {
+    assert.ok(isProviderError(e, 'auth'));
+    assert.doesNotMatch(e.message, /signin/);
+    return true;
+  });
+});
+
+test('a thinking level the model does not take (0.11+) is unsupported, saying to send true or false', async () => {
+  fake.once('POST', '/api/chat', { status: 400, body: { error: 'think value "high" is not supported for this model' } });
+  await assert.rejects(provider().chat({ model: 'qwen3', think: 'high', messages: [{ role: 'user', content: 'x' }] }), (e: unknown) => {
+    assert.ok(isProviderError(e, 'unsupported'));
+    assert.match(e.message, /Model 'qwen3' does not take the thinking level "high"/);
+    assert.match(e.message, /true or false/);
+    return true;
+  });
+});

@@ -68,11 +68,72 @@ test('DNS failure is unavailable too', async () => {
   await assert.rejects(
     p.chat(MSG),
     expectError('unavailable', (e) => {
-      assert.match(e.message, /^Ollama not running at http:\/\/no-such-host\.invalid:11434\./);
-      assert.match(e.hint ?? '', /could not be resolved/);
+      // Defect 3: a name that does not resolve is not "Ollama not running"; the message says so and names base_url.
+      assert.match(e.message, /^The host name 'no-such-host\.invalid' in http:\/\/no-such-host\.invalid:11434 could not be resolved/);
+      assert.match(e.message, /provider\.ollama\.base_url/);
+      assert.doesNotMatch(e.message, /not running|ollama serve/);
+      assert.equal(e.baseUrlSource, 'config');
     }),
   );
   await p.close();
+});
+
+test('a host name from OLLAMA_HOST that does not resolve names OLLAMA_HOST', async () => {
+  const p = new OllamaProvider({ env: { OLLAMA_HOST: 'no-such-host.invalid:11434' } });
+  await assert.rejects(
+    p.chat(MSG),
+    expectError('unavailable', (e) => {
+      assert.match(e.message, /could not be resolved.*correct OLLAMA_HOST/);
+      assert.doesNotMatch(e.message, /not running|ollama serve/);
+      assert.equal(e.baseUrlSource, 'env');
+    }),
+  );
+  await p.close();
+});
+
+test('the same runner failure gets the same advice after a 200 as in an HTTP 500', async () => {
+  const text = 'llama runner process has terminated: exit status 2';
+  fake.once('POST', '/api/chat', { status: 500, body: { error: text } });
+  fake.once('POST', '/api/chat', { steps: [{ write: ndjson(chatLine('Once')) }, { write: ndjson({ error: text }) }] });
+  const p = provider();
+  await assert.rejects(p.chat(MSG), expectError('server_error', (e) => assert.match(e.message, /see the Ollama server log/)));
+  await assert.rejects(
+    (async () => {
+      for await (const _ of p.chatStream(MSG)) void _;
+    })(),
+    expectError('server_error', (e) => {
+      // Defect 2: the mid-response failure had no next step.
+      assert.match(e.message, /^Ollama failed mid-response .*llama runner process has terminated.*; see the Ollama server log for details\.$/);
+      assert.equal(e.partialText, 'Once');
+    }),
+  );
+  await p.close();
+});
+
+test('errors carry the request as fields, so nobody parses a message', async () => {
+  fake.once('POST', '/api/chat', { status: 404, body: { error: "model 'nope' not found" } });
+  const p = provider();
+  await assert.rejects(
+    p.chat({ ...MSG, model: 'nope' }),
+    expectError('model_not_found', (e) => {
+      assert.equal(e.model, 'nope');
+      assert.equal(e.baseUrl, fake.url);
+      assert.equal(e.endpoint, 'POST /api/chat');
+      assert.equal(e.baseUrlSource, 'config');
+    }),
+  );
+  await p.close();
+  const port = await unusedPort();
+  const down = new OllamaProvider({ env: { OLLAMA_HOST: `127.0.0.1:${port}` } });
+  await assert.rejects(
+    down.chat(MSG),
+    expectError('unavailable', (e) => {
+      assert.equal(e.baseUrl, `http://127.0.0.1:${port}`);
+      assert.equal(e.baseUrlSource, 'env');
+      assert.equal(e.model, down.model);
+    }),
+  );
+  await down.close();
 });
 
 test('model not found: both of Ollama\'s wordings give the promised text', async () => {

@@ -52,7 +52,8 @@ test('401: auth, not retryable, says to set OPENAI_API_KEY, without the echoed k
     expectError('auth', (e) => {
       assert.equal(e.status, 401);
       assert.equal(e.retryable, false);
-      assert.match(e.message, /^OpenAI rejected the API key \(HTTP 401: Incorrect API key provided: \[REDACTED\]/);
+      // Defect 5: a server at a custom base_url is named by its URL, not "OpenAI".
+      assert.ok(e.message.startsWith(`${fake.url} rejected the API key (HTTP 401: Incorrect API key provided: [REDACTED]`), e.message);
       assert.match(e.message, /set OPENAI_API_KEY or provider\.openai\.api_key/);
       assert.doesNotMatch(e.message, /\*\*\*/);
     }),
@@ -133,7 +134,8 @@ test('404 for a model: model_not_found naming it; 404 for the path: protocol, po
   await assert.rejects(
     p.chat({ ...HI, model: 'gpt-nope' }),
     expectError('model_not_found', (e) => {
-      assert.match(e.message, /^Model 'gpt-nope' is not available at OpenAI/);
+      // Defect 5: named by its URL at a custom base_url.
+      assert.ok(e.message.startsWith(`Model 'gpt-nope' is not available at ${fake.url} `), e.message);
       assert.equal(e.retryable, false);
     }),
   );
@@ -156,7 +158,8 @@ test('other 4xx: bad_request carrying the API\'s error.message', async () => {
   await assert.rejects(
     p.chat(HI),
     expectError('bad_request', (e) => {
-      assert.equal(e.message, `OpenAI rejected the request: ${msg}`);
+      // Defect 5: named by its URL at a custom base_url.
+      assert.equal(e.message, `${fake.url} rejected the request: ${msg}`);
       assert.equal(e.providerMessage, msg);
       assert.equal(e.retryable, false);
     }),
@@ -173,7 +176,8 @@ test('connection refused: unavailable, retryable, at once', async () => {
     p.chat(HI),
     expectError('unavailable', (e) => {
       assert.equal(e.retryable, true);
-      assert.match(e.message, new RegExp(`^Could not connect to OpenAI at http://127\\.0\\.0\\.1:${port}/v1`));
+      // Defect 5: named by its URL at a custom base_url.
+      assert.match(e.message, new RegExp(`^Could not connect to http://127\\.0\\.0\\.1:${port}/v1 `));
     }),
   );
   assert.ok(Date.now() - start < 10_000);
@@ -338,4 +342,58 @@ test('the key appears in no error, stack, hint, inspection or log line, whatever
   // Nor does inspecting the provider itself reveal it.
   assert.ok(!inspect(p, { depth: 6, showHidden: true }).includes(KEY));
   assert.ok(!JSON.stringify(p).includes(KEY));
+});
+
+test('a key in a long text body is redacted before the body is shortened, whatever its shape', async () => {
+  // The cut at 197 characters falls inside the key; shortening first would print its start.
+  const key = 'live_0123456789abcdefghijklmnopqrstuvwxyzSECRET';
+  const body = `${'x'.repeat(184)} ${key}`;
+  fake.once('POST', '/chat/completions', { status: 502, headers: { 'content-type': 'text/plain' }, body });
+  const p = provider({ apiKey: key });
+  await assert.rejects(
+    p.chat(HI),
+    expectError('server_error', (e) => {
+      for (const text of [e.message, e.providerMessage ?? '']) {
+        assert.ok(!text.includes(key.slice(0, 5)), `a part of the key leaked: ${text}`);
+      }
+      assert.match(e.providerMessage ?? '', /^x{184} \[REDACTED\]$/);
+    }),
+  );
+  await p.close();
+});
+
+test('a compatible server at a custom base_url is named by its URL, OpenAI only at api.openai.com', async () => {
+  const notFound = errorScript(404, 'The model `gpt-nope` does not exist.', { code: 'model_not_found' });
+  fake.once('POST', '/chat/completions', notFound);
+  const custom = provider();
+  await assert.rejects(
+    custom.chat({ ...HI, model: 'gpt-nope' }),
+    expectError('model_not_found', (e) => {
+      assert.match(e.message, new RegExp(`^Model 'gpt-nope' is not available at ${fake.url.replace(/[.]/g, '\\.')} `));
+      assert.doesNotMatch(e.message, /OpenAI\b/);
+      assert.equal(e.baseUrl, fake.url);
+    }),
+  );
+  await custom.close();
+  fake.once('POST', '/chat/completions', notFound);
+  const real = new OpenAIProvider({ apiKey: KEY, env: {}, connect: fake.connector });
+  await assert.rejects(
+    real.chat({ ...HI, model: 'gpt-nope' }),
+    expectError('model_not_found', (e) => assert.match(e.message, /^Model 'gpt-nope' is not available at OpenAI /)),
+  );
+  await real.close();
+});
+
+test('errors carry the request as fields: model, base URL and endpoint', async () => {
+  fake.once('POST', '/chat/completions', errorScript(400, 'bad', { code: 'invalid_value' }));
+  const p = provider();
+  await assert.rejects(
+    p.chat({ ...HI, model: 'gpt-x' }),
+    expectError('bad_request', (e) => {
+      assert.equal(e.model, 'gpt-x');
+      assert.equal(e.baseUrl, fake.url);
+      assert.equal(e.endpoint, 'POST /chat/completions');
+    }),
+  );
+  await p.close();
 });

@@ -365,3 +365,22 @@ test('the key appears in no error or log line', async () => {
   assert.ok(lines.length > 0);
   for (const line of lines) assert.ok(!line.includes(KEY), `the key leaked in a log line: ${line.split(KEY).join('<KEY>')}`);
 });
+
+test('the key is redacted from a long text body before the body is shortened', async () => {
+  const body = `${'x'.repeat(184)} ${KEY}`;
+  fake.once('POST', '/chat/completions', { status: 502, headers: { 'content-type': 'text/plain' }, body });
+  const p = provider();
+  await assert.rejects(
+    p.chat({ messages: [{ role: 'user', content: 'hi' }] }),
+    (e: unknown) => {
+      assert.ok(e instanceof ProviderError);
+      for (const text of [e.message, e.providerMessage ?? '']) {
+        assert.ok(!text.includes(KEY.slice(0, 12)), `a part of the key leaked: ${text}`);
+      }
+      // OpenRouter is a named service: a stand-in base URL does not rename it.
+      assert.match(e.message, /^OpenRouter failed/);
+      return true;
+    },
+  );
+  await p.close();
+});
