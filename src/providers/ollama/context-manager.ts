@@ -171,8 +171,8 @@ export class ContextManager {
     const loaded = sticky === undefined ? await this.loaded(model, options) : undefined;
     if (this.mode === 'auto') {
       const limit = cap(this.maxContext);
-      const tokens = sticky ?? loaded ?? cap(SERVER_DEFAULT_CONTEXT);
-      return { tokens, limit: Math.max(limit, tokens), source: 'auto', ...withTrained, ...extra };
+      const tokens = Math.min(limit, sticky ?? loaded ?? SERVER_DEFAULT_CONTEXT);
+      return { tokens, limit, source: 'auto', ...withTrained, ...extra };
     }
     if (loaded !== undefined) return { tokens: loaded, limit: loaded, source: 'loaded', ...withTrained, ...extra };
     const fallback = cap(SERVER_DEFAULT_CONTEXT);
@@ -217,11 +217,10 @@ export class ContextManager {
       const limit = Math.min(this.maxContext, trained ?? Infinity);
       let current = this.sticky.get(key);
       if (current === undefined) current = await this.loaded(model, options);
+      if (current !== undefined) current = Math.min(current, limit);
       // A server that cannot refuse would cut the prompt: refuse here when it surely cannot fit.
       const margin = this.estimator.isCalibrated(model) ? 1 : UNCALIBRATED_MARGIN;
-      if (!refuses && estimate > Math.max(limit, current ?? 0) * margin) {
-        throw this.overflow({ ...prepared, allocated: Math.max(limit, current ?? 0) });
-      }
+      if (!refuses && estimate > limit * margin) throw this.overflow({ ...prepared, allocated: limit });
       const size = autoContext(estimate + reserve, current, limit);
       if (size !== undefined) {
         if (size !== this.sticky.get(key)) {

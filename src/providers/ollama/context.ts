@@ -58,12 +58,15 @@ export function roundUp(value: number, step: number = CONTEXT_STEP): number {
  * every change of `num_ctx` reloads the model, and a window that shrank back would reload twice.
  *
  * @param needed  prompt tokens plus the room for the answer
- * @param current the model's window now: what this provider chose before, or what it is loaded with
+ * @param loadedOrChosen the model's window now: what this provider chose before, or what it is loaded with
  * @param limit   the largest window allowed: the trained length and `max_context`, whichever is less
  */
-export function autoContext(needed: number, current: number | undefined, limit: number): number | undefined {
+export function autoContext(needed: number, loadedOrChosen: number | undefined, limit: number): number | undefined {
+  // A window loaded by someone else may be larger than the cap; the cap wins.
+  const current = loadedOrChosen === undefined ? undefined : Math.min(loadedOrChosen, limit);
   if (current === undefined) {
-    if (needed <= SERVER_DEFAULT_CONTEXT) return undefined;
+    // The server's default is enough, unless it is more than the cap allows.
+    if (needed <= SERVER_DEFAULT_CONTEXT && limit >= SERVER_DEFAULT_CONTEXT) return undefined;
     return Math.min(limit, roundUp(needed));
   }
   if (needed <= current) return current;

@@ -42,7 +42,9 @@ describe('Ollama context rules', () => {
     assert.equal(autoContext(1000, 8192, 32_768), 8192, 'a short prompt does not shrink it (no reload)');
     assert.equal(autoContext(9000, 8192, 32_768), 12_288);
     assert.equal(autoContext(90_000, 8192, 32_768), 32_768, 'capped');
-    assert.equal(autoContext(90_000, 40_000, 32_768), 40_000, 'a window already larger than the cap is kept');
+    assert.equal(autoContext(90_000, 40_000, 32_768), 32_768, 'a window loaded larger than the cap is not kept');
+    assert.equal(autoContext(100, 8192, 512), 512, 'nor when the prompt is short');
+    assert.equal(autoContext(100, undefined, 512), 512, 'a cap below the server default is honoured');
   });
 
   it('tells a silently truncated prompt', () => {
