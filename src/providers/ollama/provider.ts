@@ -307,8 +307,8 @@ export class OllamaProvider implements ModelProvider {
 
   /** Embeddings of one input or several, from `/api/embed`. */
   async embed(model: string, input: string | string[], options?: CallOptions & EmbedOptions): Promise<EmbedResult> {
-    // Ollama itself does not check: 0.9.6 loads the model and fails or answers with a
-    // completion model's hidden states; 0.17.4 loads it and answers 501. Say so before loading.
+    // Ollama itself does not check: its runner refuses after loading the model (0.9.6 with a 500,
+    // 0.17.4 with a 501). Say so before loading.
     await this.context.checkEmbedding(model, options);
     const body: Record<string, unknown> = { model, input };
     if (options?.truncate !== undefined) body.truncate = options.truncate;
