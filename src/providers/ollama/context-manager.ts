@@ -29,6 +29,12 @@ import type { ModelDetails, RunningModel } from './types.js';
  */
 const UNCALIBRATED_MARGIN = 1.25;
 
+/**
+ * How long one `/api/ps` answer serves: the gateway asks for the window on every request, and a
+ * busy server front end should not double its calls to Ollama for it.
+ */
+const PS_TTL_MS = 1_000;
+
 /** How long a model name is trusted to point at the same digest before `/api/tags` is asked again. */
 const DIGEST_TTL_MS = 30_000;
 
@@ -89,6 +95,7 @@ export class ContextManager {
   private readonly digestOf = new Map<string, { digest: string; at: number }>();
   /** The window `auto` chose per model: it only grows. */
   private readonly sticky = new Map<string, number>();
+  private running: { at: number; models: Promise<RunningModel[]> } | undefined;
 
   constructor(opts: ContextManagerOptions) {
     this.api = opts.api;
@@ -149,7 +156,13 @@ export class ContextManager {
   private async loaded(model: string, options?: CallOptions): Promise<number | undefined> {
     try {
       const key = normalize(model);
-      const running = (await this.api.ps(options)).find((m) => normalize(m.name) === key || normalize(m.model) === key);
+      if (this.running === undefined || Date.now() - this.running.at > PS_TTL_MS) {
+        const models = this.api.ps(options);
+        this.running = { at: Date.now(), models };
+        // A failed answer is not kept.
+        models.catch(() => (this.running = undefined));
+      }
+      const running = (await this.running.models).find((m) => normalize(m.name) === key || normalize(m.model) === key);
       return running?.contextLength;
     } catch (error) {
       if (options?.signal?.aborted === true) throw error;
@@ -227,6 +240,7 @@ export class ContextManager {
           this.logger.info({ model, num_ctx: size, was: current ?? null, estimate }, 'sizing the context window (num_ctx) to the conversation');
         }
         this.sticky.set(key, size);
+        this.running = undefined;
         out.options = { ...request.options, num_ctx: size };
         prepared.allocated = size;
       } else if (current !== undefined) {
