@@ -54,7 +54,8 @@ describe('context that fits, on the real small model', { skip: real.skip }, () =
     for (const p of providers) await p.close();
   });
 
-  test('a conversation longer than the window is answered with its oldest turns left out, and the metadata says how many', SLOW, async () => {
+  test('a conversation longer than the window is answered with its oldest turns left out, and the metadata says how many', SLOW, async (t) => {
+    t.diagnostic(`Ollama ${ollama.version}`);
     const { config } = loadConfig({ env: {}, home: '/nonexistent', cwd: '/', path: undefined });
     config.provider.ollama = { ...config.provider.ollama, enabled: true, baseUrl: ollama.url, model, options: { num_ctx: WINDOW, num_predict: 4, temperature: 0 } };
     config.omega.systemPrompt = 'Answer briefly.';
