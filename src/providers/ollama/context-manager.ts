@@ -7,7 +7,7 @@
 import type { CallOptions, ChatRequest, ContextWindow, GenerationOptions } from '../../core/types.js';
 import type { Logger } from '../../core/logger.js';
 import { TokenEstimator } from '../../core/context-fit.js';
-import type { ProviderError } from '../../core/errors.js';
+import { ProviderError } from '../../core/errors.js';
 import {
   DEFAULT_MAX_CONTEXT,
   SERVER_DEFAULT_CONTEXT,
@@ -109,8 +109,10 @@ export class ContextManager {
   /** The server's version, asked once; undefined when it cannot be read (then nothing new is sent). */
   async version(options?: CallOptions): Promise<string | undefined> {
     this.versionOnce ??= this.api.version(options).catch((error: unknown) => {
-      // Asked again next time; the request itself meets (and reports) whatever went wrong.
-      this.versionOnce = undefined;
+      // The request itself meets (and reports) whatever went wrong. A server that answered
+      // without a version is asked no more; one that could not be reached is asked again.
+      const transient = error instanceof ProviderError && ['unavailable', 'timeout', 'aborted', 'connection_lost'].includes(error.code);
+      if (transient || !(error instanceof ProviderError)) this.versionOnce = undefined;
       this.logger.debug({ err: (error as Error).message }, 'server version unknown');
       return undefined;
     });

@@ -226,4 +226,22 @@ describe('ContextManager', () => {
     assert.equal(sent.request.options?.num_ctx, 4096);
     assert.equal(sent.request.truncate, false, 'the server refuses it exactly');
   });
+
+  it('asks a server without /api/version once, and an unreachable one again', async () => {
+    for (const [code, calls] of [['protocol', 1], ['unavailable', 2]] as const) {
+      const s = api();
+      let asked = 0;
+      s.impl.version = async () => {
+        asked++;
+        throw new ProviderError({ provider: 'ollama', code, message: 'no version' });
+      };
+      const m = new ContextManager({ api: s.impl, logger: silentLogger });
+      for (let i = 0; i < 2; i++) {
+        const p = await m.prepare({ messages: [{ role: 'user', content: 'hi' }] }, 'omega-gemma');
+        assert.equal(p.request.truncate, undefined, 'an unknown version gets nothing new');
+      }
+      assert.equal(asked, calls, code);
+    }
+  });
 });
+
