@@ -35,6 +35,9 @@ const UNCALIBRATED_MARGIN = 1.25;
  */
 const PS_TTL_MS = 1_000;
 
+/** Failures that say nothing about the server's answer, only that there was none this time. */
+const TRANSIENT: ReadonlySet<string> = new Set(['unavailable', 'timeout', 'aborted', 'connection_lost']);
+
 /** How long a model name is trusted to point at the same digest before `/api/tags` is asked again. */
 const DIGEST_TTL_MS = 30_000;
 
@@ -96,6 +99,8 @@ export class ContextManager {
   /** The window `auto` chose per model: it only grows. */
   private readonly sticky = new Map<string, number>();
   private running: { at: number; models: Promise<RunningModel[]> } | undefined;
+  /** `/api/show` (or `/api/tags`) refusals by model, kept as long as a digest, so a server without them is not asked each time. */
+  private readonly refused = new Map<string, { at: number; error: unknown }>();
 
   constructor(opts: ContextManagerOptions) {
     this.api = opts.api;
@@ -111,7 +116,7 @@ export class ContextManager {
     this.versionOnce ??= this.api.version(options).catch((error: unknown) => {
       // The request itself meets (and reports) whatever went wrong. A server that answered
       // without a version is asked no more; one that could not be reached is asked again.
-      const transient = error instanceof ProviderError && ['unavailable', 'timeout', 'aborted', 'connection_lost'].includes(error.code);
+      const transient = error instanceof ProviderError && TRANSIENT.has(error.code);
       if (transient || !(error instanceof ProviderError)) this.versionOnce = undefined;
       this.logger.debug({ err: (error as Error).message }, 'server version unknown');
       return undefined;
@@ -131,6 +136,18 @@ export class ContextManager {
    */
   async details(model: string, options?: CallOptions): Promise<ModelDetails> {
     const key = normalize(model);
+    const refusal = this.refused.get(key);
+    if (refusal !== undefined && Date.now() - refusal.at <= DIGEST_TTL_MS) throw refusal.error;
+    try {
+      return await this.lookUp(key, model, options);
+    } catch (error) {
+      // A server that answered "no" (an unknown model, no such endpoint) says the same for a while.
+      if (error instanceof ProviderError && !TRANSIENT.has(error.code)) this.refused.set(key, { at: Date.now(), error });
+      throw error;
+    }
+  }
+
+  private async lookUp(key: string, model: string, options?: CallOptions): Promise<ModelDetails> {
     let known = this.digestOf.get(key);
     if (known === undefined || Date.now() - known.at > DIGEST_TTL_MS) {
       const digests = await this.api.digests(options);
@@ -161,8 +178,8 @@ export class ContextManager {
       if (this.running === undefined || Date.now() - this.running.at > PS_TTL_MS) {
         const models = this.api.ps(options);
         this.running = { at: Date.now(), models };
-        // A failed answer is not kept.
-        models.catch(() => (this.running = undefined));
+        // A failure is kept for the same second (awaited below); this only marks it handled.
+        models.catch(() => undefined);
       }
       const running = (await this.running.models).find((m) => normalize(m.name) === key || normalize(m.model) === key);
       return running?.contextLength;

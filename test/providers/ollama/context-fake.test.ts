@@ -198,3 +198,21 @@ describe('calibration from the server counts', () => {
     await p.close();
   });
 });
+
+describe('a server without /api/show and /api/ps', () => {
+  it('is asked once for them, not on every request', async () => {
+    serve('0.17.4');
+    fake.route('POST', '/api/show', { status: 404, body: '404 page not found', headers: { 'content-type': 'text/plain' } });
+    fake.route('GET', '/api/ps', { status: 404, body: '404 page not found', headers: { 'content-type': 'text/plain' } });
+    fake.route('POST', '/api/chat', chatText(['ok']));
+    const shows = fake.requestsTo('/api/show').length;
+    const p = provider();
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(p.contextWindowFor('omega-gemma'), (e: unknown) => e instanceof ProviderError && e.code === 'protocol');
+      await p.chat({ messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'f' } }] });
+    }
+    assert.equal(fake.requestsTo('/api/show').length - shows, 1);
+    await p.close();
+  });
+});
+
