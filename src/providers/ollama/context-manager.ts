@@ -337,16 +337,20 @@ export class ContextManager {
     );
   }
 
-  /** Refuses embeddings from a model that is not an embedding model, before it loads. */
-  async checkEmbedding(model: string, options?: CallOptions): Promise<void> {
-    let details: ModelDetails;
+  /** The server's refusal to embed with `model`, as `unsupported` naming the model's capabilities. */
+  async embeddingRefused(model: string, error: ProviderError, options?: CallOptions): Promise<ProviderError> {
+    let capabilities: string[] = [];
     try {
-      details = await this.details(model, options);
-    } catch (error) {
-      if (options?.signal?.aborted === true) throw error;
-      return;
+      capabilities = (await this.details(model, options)).capabilities;
+    } catch {
+      // The refusal is what matters.
     }
-    const refusal = embeddingCapabilityError(model, details.capabilities, { ...this.fields, endpoint: 'POST /api/embed' });
-    if (refusal !== undefined) throw refusal;
+    const fields: ErrorFields = {
+      ...this.fields,
+      endpoint: 'POST /api/embed',
+      ...(error.status === undefined ? {} : { status: error.status }),
+      ...(error.providerMessage === undefined ? {} : { providerMessage: error.providerMessage }),
+    };
+    return embeddingCapabilityError(model, capabilities.length > 0 ? capabilities : ['not listed by the server'], fields) ?? error;
   }
 }

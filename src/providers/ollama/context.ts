@@ -24,7 +24,7 @@ export const CONTEXT_STEP = 4096;
 export const DEFAULT_MAX_CONTEXT = 32_768;
 
 /** The structured fields of errors raised here (the request's base URL and endpoint), supplied by the provider. */
-export type ErrorFields = Pick<ProviderErrorOptions, 'baseUrl' | 'baseUrlSource' | 'endpoint'>;
+export type ErrorFields = Pick<ProviderErrorOptions, 'baseUrl' | 'baseUrlSource' | 'endpoint' | 'status' | 'providerMessage'>;
 
 /** How the provider chooses `num_ctx`: sized to each prompt, or left to the server. */
 export type ContextMode = 'auto' | 'server';
@@ -123,7 +123,7 @@ export function capabilityError(
   });
 }
 
-/** The `unsupported` error for embeddings asked of a model without the `embedding` capability. */
+/** The `unsupported` error for embeddings a model's runner refused (it lacks the `embedding` capability). */
 export function embeddingCapabilityError(
   model: string,
   capabilities: readonly string[] | undefined,
@@ -134,7 +134,7 @@ export function embeddingCapabilityError(
   return new ProviderError({
     provider: PROVIDER,
     code: 'unsupported',
-    message: `Model '${model}' is not an embedding model (its capabilities: ${has}); use one that lists embedding, such as nomic-embed-text or embeddinggemma.`,
+    message: `Model '${model}' cannot make embeddings (its capabilities: ${has}); use an embedding model, such as nomic-embed-text or embeddinggemma.`,
     model,
     ...fields,
   });

@@ -51,7 +51,6 @@ import {
 import type { ChatDefaults } from './wire.js';
 import { ChatStreamIterator } from './stream.js';
 import { ContextManager } from './context-manager.js';
-import { embeddingCapabilityError } from './context.js';
 import type { PreparedChat } from './context-manager.js';
 import { DEFAULT_OLLAMA_MODEL, OLLAMA_DEFAULT_TIMEOUTS } from './types.js';
 import type {
@@ -307,9 +306,8 @@ export class OllamaProvider implements ModelProvider {
 
   /** Embeddings of one input or several, from `/api/embed`. */
   async embed(model: string, input: string | string[], options?: CallOptions & EmbedOptions): Promise<EmbedResult> {
-    // Ollama itself does not check: its runner refuses after loading the model (0.9.6 with a 500,
-    // 0.17.4 with a 501). Say so before loading.
-    await this.context.checkEmbedding(model, options);
+    // Not checked against the `embedding` capability up front: llama.cpp-engine models without it
+    // still embed on both 0.9.6 and 0.17.4; new-engine ones (Gemma 3) are refused after loading.
     const body: Record<string, unknown> = { model, input };
     if (options?.truncate !== undefined) body.truncate = options.truncate;
     if (options?.dimensions !== undefined) body.dimensions = options.dimensions;
@@ -319,15 +317,9 @@ export class OllamaProvider implements ModelProvider {
     try {
       res = await this.json('POST', '/api/embed', body, options, model);
     } catch (error) {
-      // A server that lists no capabilities still refuses (500 on 0.9.6, 501 on 0.17.4): not worth a retry.
+      // The model's runner refused (500 on 0.9.6, 501 on 0.17.4): not a server fault worth a retry.
       if (error instanceof ProviderError && /does not support embeddings/.test(error.providerMessage ?? error.message)) {
-        throw (
-          embeddingCapabilityError(model, ['not listed by the server'], {
-            baseUrl: this.baseUrl,
-            baseUrlSource: this.baseUrlSource,
-            endpoint: 'POST /api/embed',
-          }) ?? error
-        );
+        throw await this.context.embeddingRefused(model, error, options);
       }
       throw error;
     }

@@ -150,8 +150,12 @@ describe('ContextManager', () => {
     }
     assert.equal(s.calls.show, 1);
     assert.equal(s.calls.digests, 1, 'the digest is trusted for a while');
-    await assert.rejects(m.checkEmbedding('omega-gemma'), /is not an embedding model \(its capabilities: completion\)/);
-    assert.equal(s.calls.show, 1);
+    const refused = new ProviderError({ provider: 'ollama', code: 'server_error', status: 501, message: 'x', providerMessage: 'this model does not support embeddings' });
+    const e = await m.embeddingRefused('omega-gemma', refused);
+    assert.equal(e.code, 'unsupported');
+    assert.equal(e.status, 501);
+    assert.match(e.message, /^Model 'omega-gemma' cannot make embeddings \(its capabilities: completion\)/);
+    assert.equal(s.calls.show, 1, 'from the cache');
   });
 
   it('under auto raises num_ctx for a long prompt, keeps it for shorter ones, and reports the window', async () => {

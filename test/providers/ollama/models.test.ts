@@ -167,8 +167,6 @@ test('version, ps and show', async () => {
 });
 
 test('embed: one input or several, options on the wire', async () => {
-  // The capability check before embedding reads /api/show.
-  fake.route('POST', '/api/show', { body: show('nomic-bert', 2048, ['embedding']) });
   fake.route('POST', '/api/embed', (req) => {
     const input = (req.json as { input: string | string[] }).input;
     const n = Array.isArray(input) ? input.length : 1;
@@ -197,20 +195,20 @@ test('embed: one input or several, options on the wire', async () => {
   await p.close();
 });
 
-test('embed: a model without the embedding capability is refused before anything loads', async () => {
+test('embed: the runner\'s refusal (0.17.4 answers 501) is unsupported, naming the model\'s capabilities', async () => {
   fake.route('GET', '/api/tags', { body: { models: [tag('chatty:latest', 'd9')] } });
   fake.route('POST', '/api/show', { body: show('gemma3', 32_768, ['completion']) });
-  const before = fake.requestsTo('/api/embed').length;
+  fake.route('POST', '/api/embed', { status: 501, body: { error: 'this model does not support embeddings' } });
   const p = provider();
   await assert.rejects(p.embed('chatty', 'hello'), (e: unknown) => {
     assert.ok(e instanceof ProviderError);
     assert.equal(e.code, 'unsupported');
     assert.equal(e.retryable, false);
-    assert.match(e.message, /^Model 'chatty' is not an embedding model \(its capabilities: completion\); use one that lists embedding/);
+    assert.equal(e.status, 501);
+    assert.equal(e.providerMessage, 'this model does not support embeddings');
+    assert.match(e.message, /^Model 'chatty' cannot make embeddings \(its capabilities: completion\); use an embedding model/);
     return true;
   });
-  await assert.rejects(p.embed('chatty', 'again'), /not an embedding model/);
-  assert.equal(fake.requestsTo('/api/embed').length, before, 'nothing was sent to /api/embed');
   await p.close();
 });
 
@@ -223,7 +221,7 @@ test('embed: the server\'s own refusal (0.9.6 answers 500 after loading the mode
     assert.ok(e instanceof ProviderError);
     assert.equal(e.code, 'unsupported');
     assert.equal(e.retryable, false);
-    assert.match(e.message, /^Model 'chatty' is not an embedding model/);
+    assert.match(e.message, /^Model 'chatty' cannot make embeddings \(its capabilities: not listed by the server\)/);
     return true;
   });
   await p.close();
