@@ -8,6 +8,7 @@ import { chatCommand } from './commands/chat.js';
 import { initCommand } from './commands/init.js';
 import { modelsCommand } from './commands/models.js';
 import { pullCommand } from './commands/pull.js';
+import { serveCommand } from './commands/serve.js';
 import { statusCommand } from './commands/status.js';
 import { CliContext, type CliIO, type GlobalOptions } from './context.js';
 import { describeError, describeStack, exitCodeFor, InterruptedError, scrub } from './errors.js';
@@ -44,6 +45,7 @@ Examples:
   omega chat                          talk interactively
   omega models                        list installed models
   omega pull llama3.2                 download a model
+  omega serve                         serve the gateway over HTTP (Ollama/OpenAI/Anthropic APIs)
 
 Exit status: 0 ok, 1 runtime error, 2 usage or config error, 130 interrupted.
 Environment: OLLAMA_HOST, OMEGA_CONFIG, NO_COLOR. Docs: docs/cli.md`,
@@ -55,7 +57,7 @@ Environment: OLLAMA_HOST, OMEGA_CONFIG, NO_COLOR. Docs: docs/cli.md`,
     if (!NO_CONFIG_COMMANDS.has(action.name())) ctx.loadConfig();
   });
 
-  for (const command of [askCommand(ctx), chatCommand(ctx), modelsCommand(ctx), statusCommand(ctx), pullCommand(ctx), initCommand(ctx)]) {
+  for (const command of [askCommand(ctx), chatCommand(ctx), modelsCommand(ctx), statusCommand(ctx), pullCommand(ctx), initCommand(ctx), serveCommand(ctx)]) {
     // Subcommands inherit the error handling so their usage errors also map to exit 2.
     command
       .exitOverride((error) => {

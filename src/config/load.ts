@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { ConfigError, redactSecrets } from '../core/errors.js';
 import { LOG_LEVELS } from '../core/logger.js';
+import { SERVER_SCHEMA, parseServerSection } from './server.js';
 import type { LogLevel } from '../core/logger.js';
 import { PROVIDER_SPECS } from '../providers/registry.js';
 import { providersOf } from './providers.js';
@@ -58,6 +59,7 @@ export const KNOWN_CONFIG_KEYS: readonly string[] = Object.freeze([
   'provider.fallback',
   ...PROVIDER_SPECS.flatMap((spec) => schemaKeys(spec.configSection, spec.keys)),
   ...schemaKeys('memory', MEMORY_SCHEMA),
+  ...schemaKeys('server', SERVER_SCHEMA),
 ]);
 
 /**
@@ -152,11 +154,12 @@ function build(doc: Table, reader: Reader, env: NodeJS.ProcessEnv, opts: ParseCo
   // Relative paths in a file are relative to that file, so a config means the same from any cwd.
   const base = reader.file !== undefined ? dirname(resolve(reader.file)) : (opts.cwd ?? process.cwd());
   const root = new Section(reader, [], doc);
-  warnUnknownIn(root, ['omega', 'provider', 'memory'], 'valid top-level tables');
+  warnUnknownIn(root, ['omega', 'provider', 'memory', 'server'], 'valid top-level tables');
   const omega = omegaOf(Section.of(reader, root, 'omega'), base, home);
   const provider = providersOf(root, env);
   const memory = memoryOf(Section.of(reader, root, 'memory'), omega, base, home);
-  const loaded: LoadedConfig = { config: { omega, provider, memory }, warnings: reader.warnings };
+  const server = parseServerSection(doc.server, { ...(reader.file === undefined ? {} : { file: reader.file }), env, home, readTokens: false });
+  const loaded: LoadedConfig = { config: { omega, provider, memory, server }, warnings: reader.warnings };
   if (reader.file !== undefined) loaded.file = reader.file;
   return loaded;
 }

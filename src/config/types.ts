@@ -3,6 +3,7 @@
  * expanded, every URL validated. Keys mirror config.toml (snake_case there, camelCase here).
  * Each provider's part is its spec's options type (see `src/providers/registry.ts`).
  */
+import type { ServerConfig } from './server.js';
 import type { LogLevel } from '../core/logger.js';
 import type { ProviderConfigs, ProviderName } from '../providers/registry.js';
 
@@ -50,6 +51,8 @@ export interface OmegaConfig {
   omega: OmegaSection;
   provider: ProvidersSection;
   memory: MemoryConfig;
+  /** `[server]`, for `omega serve`; always set by the loader, optional in configs built by hand. */
+  server?: ServerConfig;
 }
 
 /** A non-fatal finding while loading, such as an unknown key. */

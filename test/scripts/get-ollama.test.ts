@@ -13,6 +13,7 @@ import {
   getOllamas,
   missingDebianHeaders,
   needsExtraHeaders,
+  ollamaCpuFlags,
   parseOllamaVersionOutput,
   parseVersion,
   requestedVersions,
@@ -149,6 +150,30 @@ describe('get-ollama: resolution order', () => {
     assert.deepEqual(all.map((b) => [b.source, b.path]), [['cache', ollamaCacheBin('0.9.6', cacheDir)]]);
     assert.equal(existsSync(legacy), false);
     assert.ok(lines.some((l) => l.includes('moved')), lines.join('\n'));
+  });
+
+  test('a cached binary built with other C flags than this CPU gets is rebuilt, not used', async () => {
+    const cacheDir = join(dir, 'flags');
+    const cached = fake(ollamaCacheBin('0.17.4', cacheDir), '0.17.4');
+    writeFileSync(`${cached}.cflags`, 'some-other-flags\n');
+    const lines: string[] = [];
+    const empty = join(dir, 'empty-flags');
+    mkdirSync(empty, { recursive: true });
+    // No Go on PATH: the rebuild it decides on fails with the "how to get Ollama" error.
+    await assert.rejects(
+      getOllamas({ env: { PATH: empty, OMEGA_OLLAMA_VERSIONS: '0.17.4' }, cacheDir, log: (l) => lines.push(l) }),
+      (err: Error) => err.message === NO_OLLAMA_MESSAGE,
+    );
+    assert.ok(lines.some((l) => l.includes('was built with C flags "some-other-flags"')), lines.join('\n'));
+  });
+
+  test('the CPU flags: x86-64-v3 when the CPU has every feature of that level, else Go\'s defaults', () => {
+    const v3 = 'flags\t\t: fpu sse2 avx avx2 bmi1 bmi2 f16c fma abm movbe xsave amx_tile\n';
+    const old = 'flags\t\t: fpu sse2 avx\n';
+    if (process.arch === 'x64') assert.equal(ollamaCpuFlags({}, v3), '-O3 -march=x86-64-v3');
+    assert.equal(ollamaCpuFlags({}, old), undefined);
+    assert.equal(ollamaCpuFlags({ CGO_CFLAGS: '-O2' }, v3), undefined, "the caller's own flags win");
+    assert.equal(ollamaCpuFlags({}, 'no flags line'), undefined);
   });
 
   test('without Ollama and without Go the error says how to get one', async () => {

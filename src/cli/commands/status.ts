@@ -3,6 +3,8 @@
  */
 import { existsSync } from 'node:fs';
 import { Command } from 'commander';
+import { parseServerSection } from '../../config/server.js';
+import type { ListenAddress } from '../../config/server.js';
 import type { OllamaConfig, OmegaConfig, ProviderName } from '../../config/types.js';
 import type { ModelInfo } from '../../core/types.js';
 import { enabledProviders } from '../../gateway/factory.js';
@@ -52,6 +54,31 @@ export interface StatusReport {
   defaultProvider: string;
   fallback: string[];
   providers: ProviderStatus[];
+  /** `omega serve` at the configured `[server] listen` address. */
+  server: ServerStatus;
+}
+
+/** Whether an `omega serve` answers at the configured address. */
+export interface ServerStatus {
+  url: string;
+  running: boolean;
+}
+
+/** The URL a client uses for `listen` (a wildcard bind is reached over loopback). */
+export function serverUrl(listen: ListenAddress): string {
+  const host = listen.host === '0.0.0.0' ? '127.0.0.1' : listen.host === '::' ? '::1' : listen.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${listen.port}`;
+}
+
+/** Probes `GET /healthz` of an `omega serve` (which needs no token), within a second. */
+export async function probeServer(url: string, signal: AbortSignal): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/healthz`, { signal: AbortSignal.any([signal, AbortSignal.timeout(1000)]) });
+    await res.body?.cancel();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
 }
 
 /** Ollama names `llama3` and `library/llama3:latest` are the same model. */
@@ -178,6 +205,7 @@ function printReport(ctx: CliContext, report: StatusReport): void {
   lines.push(`${label('memory')}${report.memory.dbPath}${report.memory.exists ? '' : out.dim(' (not created yet)')}`);
   const fallback = report.fallback.length > 0 ? `, then ${report.fallback.join(', ')}` : '';
   lines.push(`${label('provider')}${report.defaultProvider}${fallback}`);
+  lines.push(`${label('serve')}${report.server.running ? `${out.green('running')} at ${report.server.url}` : out.dim(`not running (${report.server.url})`)}`);
   for (const p of report.providers) {
     lines.push('');
     const mark = p.available && p.problems.length === 0 ? out.green('✓') : p.available ? out.yellow('!') : out.red('✗');
@@ -227,8 +255,9 @@ export function statusCommand(ctx: CliContext): Command {
       try {
         const names = new Set<ProviderName>(enabledProviders(config));
         names.add(config.provider.default);
-        const providers = await ctx.interruptible((signal) =>
-          Promise.all([...names].map((name) => providerStatus(name, config, gateway, signal))),
+        const url = serverUrl((config.server ?? parseServerSection(undefined, { env: ctx.io.env, home: ctx.io.home, readTokens: false })).listen);
+        const [providers, running] = await ctx.interruptible((signal) =>
+          Promise.all([Promise.all([...names].map((name) => providerStatus(name, config, gateway, signal))), probeServer(url, signal)]),
         );
         const defaultEntry = providers.find((p) => p.default);
         const report: StatusReport = {
@@ -238,6 +267,7 @@ export function statusCommand(ctx: CliContext): Command {
           defaultProvider: config.provider.default,
           fallback: [...config.provider.fallback],
           providers,
+          server: { url, running },
         };
         if (options.json === true) ctx.print(formatJson(report));
         else printReport(ctx, report);
