@@ -122,6 +122,28 @@ export function formatStats(metadata: GatewayMetadata): string {
   return parts.join(' · ');
 }
 
+/**
+ * The one-line notice `omega ask` and `omega chat` print on stderr when the answer did not see
+ * the whole conversation: history left out to fit the window, or a prompt the server cut itself.
+ * Undefined when there is nothing to say.
+ */
+export function contextNotice(metadata: GatewayMetadata, opts: { chat?: boolean } = {}): string | undefined {
+  const window = metadata.contextWindow === undefined ? 'its' : `the ${metadata.contextWindow}-token`;
+  const model = `${metadata.providerUsed}/${metadata.model}`;
+  if (metadata.truncated === true) {
+    return (
+      `warning: the server cut the prompt to ${window} context window of ${model} without saying so, so the answer saw only part of it; ` +
+      'upgrade Ollama to 0.12.6 or later (it refuses instead), or set [provider.ollama] context = "auto".'
+    );
+  }
+  const n = metadata.messagesLeftOut ?? 0;
+  if (n === 0) return undefined;
+  return (
+    `note: left out the ${n === 1 ? 'oldest message' : `${n} oldest messages`} of this conversation to fit ${window} context window of ${model}` +
+    `${opts.chat === true ? ' (/context shows it)' : ''}; set [provider.ollama] context = "auto" to let the window grow.`
+  );
+}
+
 /** Who is talking, for the audit log: the OS user name, or `user`. */
 export function senderName(env: NodeJS.ProcessEnv): string {
   try {

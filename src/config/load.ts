@@ -22,6 +22,7 @@ import { collectSecrets, envSecrets } from './secrets.js';
 import { Section } from './section.js';
 import type { Table } from './toml.js';
 import type { LoadedConfig, MemoryConfig, OmegaConfig, OmegaSection } from './types.js';
+import { DEFAULT_ANSWER_RESERVE } from './types.js';
 
 export { configSearchPaths, expandHome } from './search.js';
 export type { ConfigCandidate, ConfigSource, LoadConfigOptions } from './search.js';
@@ -46,7 +47,7 @@ export interface ParseConfigOptions {
 }
 
 const OMEGA_SCHEMA: TableSchema = { name: 'string', data_dir: 'path', log_level: 'string', system_prompt: 'string' };
-const MEMORY_SCHEMA: TableSchema = { backend: 'string', db_path: 'path', max_context_messages: 'integer' };
+const MEMORY_SCHEMA: TableSchema = { backend: 'string', db_path: 'path', max_context_messages: 'integer', answer_reserve: 'integer' };
 
 /**
  * Every key config.toml accepts, as dotted paths (`provider.ollama.timeouts.connect`), for
@@ -182,6 +183,11 @@ function memoryOf(section: Section, omega: OmegaSection, base: string, home: str
       integer: true,
       min: 0,
       expected: 'a whole number, 0 or more',
+    }),
+    answerReserve: section.number('answer_reserve', DEFAULT_ANSWER_RESERVE, {
+      integer: true,
+      min: 0,
+      expected: 'a whole number of tokens, 0 or more',
     }),
   };
 }

@@ -34,8 +34,17 @@ export interface MemoryConfig {
   backend: 'sqlite';
   /** Absolute path; `~` already expanded. */
   dbPath: string;
+  /** An upper bound on the remembered messages sent with a new one; the token budget may send fewer. */
   maxContextMessages: number;
+  /**
+   * Tokens of the context window kept free for the answer when the request sets no
+   * `num_predict` (`[memory] answer_reserve`); {@link DEFAULT_ANSWER_RESERVE} when unset.
+   */
+  answerReserve?: number;
 }
+
+/** Tokens kept for the answer when neither `num_predict` nor `[memory] answer_reserve` says otherwise. */
+export const DEFAULT_ANSWER_RESERVE = 1024;
 
 /** The whole configuration. */
 export interface OmegaConfig {

@@ -34,7 +34,8 @@ export type ProviderErrorCode =
   | 'timeout'
   | 'aborted'
   | 'protocol'
-  | 'connection_lost';
+  | 'connection_lost'
+  | 'context_overflow';
 
 /** Every {@link ProviderErrorCode}, for exhaustive checks and CLI output. */
 export const PROVIDER_ERROR_CODES: readonly ProviderErrorCode[] = [
@@ -50,6 +51,7 @@ export const PROVIDER_ERROR_CODES: readonly ProviderErrorCode[] = [
   'aborted',
   'protocol',
   'connection_lost',
+  'context_overflow',
 ];
 
 /** Codes that another attempt (later, or at another provider) may cure. */

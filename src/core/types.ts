@@ -108,6 +108,11 @@ export interface MessageMetadata {
   doneReason?: DoneReason;
   /** Server-side timings, where reported. */
   timings?: Timings;
+  /**
+   * The server cut the prompt to fit its context window without saying so (servers that cannot
+   * refuse an oversized prompt, e.g. Ollama before 0.12.6): the answer saw only part of it.
+   */
+  truncated?: boolean;
 }
 
 /**
@@ -243,6 +248,12 @@ export interface ChatRequest {
   logprobs?: boolean;
   /** With {@link logprobs}: also the N most likely alternatives at each position, 0 to 20. */
   topLogprobs?: number;
+  /**
+   * The caller's count of the prompt's tokens, when it knows better than the provider's own
+   * estimate (the gateway does, from the counts it stored). Used to size the context window and
+   * to tell a silently truncated prompt; never sent.
+   */
+  promptTokens?: number;
 }
 
 /** A token's log probability, one alternative at one position. */
@@ -269,6 +280,10 @@ export interface ChatResponse {
   processingTimeMs: number;
   /** Per-token log probabilities, when the request asked for them. */
   logprobs?: TokenLogprob[];
+  /** The server cut the prompt to its context window without saying so; see {@link MessageMetadata.truncated}. */
+  truncated?: boolean;
+  /** The context window (in tokens) the server was asked to use for this answer, when the provider set it. */
+  contextLength?: number;
 }
 
 /** One piece of a streamed answer. Deltas are to be concatenated in order. */
@@ -290,6 +305,30 @@ export interface ChatChunk {
   model?: string;
   /** Log probabilities of the tokens in this chunk, when the request asked for them. */
   logprobs?: TokenLogprob[];
+  /** On the final chunk: the server cut the prompt without saying so; see {@link MessageMetadata.truncated}. */
+  truncated?: boolean;
+  /** On the final chunk: the context window the server was asked to use, when the provider set it. */
+  contextLength?: number;
+}
+
+/** The context window a provider will use for a model, and where that number comes from. */
+export interface ContextWindow {
+  /** Tokens the model's context holds on the next request (prompt and answer together). */
+  tokens: number;
+  /**
+   * The most the provider may grow the window to for a longer prompt (`context = "auto"`);
+   * equal to {@link tokens} when the window is fixed.
+   */
+  limit: number;
+  /** The model's trained maximum, when known. */
+  trained?: number;
+  /** Tokens the provider keeps for the answer on its own (a configured `num_predict`). */
+  answerTokens?: number;
+  /**
+   * Where {@link tokens} comes from: the caller's `num_ctx`, the provider's sizing, the model as
+   * loaded now, the server's default, or the model's trained length.
+   */
+  source: 'options' | 'auto' | 'loaded' | 'server-default' | 'trained';
 }
 
 /** The minimal provider: turns a conversation into an answer. */
@@ -318,6 +357,11 @@ export interface ModelProvider extends Provider {
   chatStream(request: ChatRequest, options?: CallOptions): AsyncIterable<ChatChunk>;
   /** Releases connections and child processes at once; in-flight calls fail with `aborted`. */
   close(): Promise<void>;
+  /**
+   * The context window the next request for `model` will get, for providers that know it
+   * (Ollama); the gateway fits history into it. Absent or `undefined`: no token budget applies.
+   */
+  contextWindowFor?(model: string, options?: CallOptions): Promise<ContextWindow | undefined>;
 }
 
 /** True when `provider` implements {@link ModelProvider}. */
@@ -348,6 +392,7 @@ export function chatMetadata(provider: string, res: ChatResponse): MessageMetada
   if (res.usage.completionTokens !== undefined) meta.completionTokens = res.usage.completionTokens;
   if (res.doneReason !== undefined) meta.doneReason = res.doneReason;
   if (Object.keys(res.timings).length > 0) meta.timings = res.timings;
+  if (res.truncated === true) meta.truncated = true;
   return meta;
 }
 
@@ -428,5 +473,7 @@ export async function* responseAsChunks(response: Promise<ChatResponse>): AsyncG
   if (res.message.thinking !== undefined) chunk.thinking = res.message.thinking;
   if (res.message.toolCalls !== undefined) chunk.toolCalls = res.message.toolCalls;
   if (Object.keys(res.timings).length > 0) chunk.timings = res.timings;
+  if (res.truncated === true) chunk.truncated = true;
+  if (res.contextLength !== undefined) chunk.contextLength = res.contextLength;
   yield chunk;
 }

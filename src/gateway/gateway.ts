@@ -8,12 +8,14 @@ import { ConfigError, ProviderError, UsageError, redactSecrets } from '../core/e
 import { silentLogger } from '../core/logger.js';
 import type { Logger } from '../core/logger.js';
 import { contextToMessages, responseAsChunks } from '../core/types.js';
+import { TokenEstimator, fitMessages } from '../core/context-fit.js';
 import type {
   CallOptions,
   ChatChunk,
   ChatMessage,
   ChatRequest,
   Context,
+  ContextWindow,
   DoneReason,
   ModelProvider,
   ThinkSetting,
@@ -22,10 +24,11 @@ import type {
   Usage,
 } from '../core/types.js';
 import type { OmegaConfig } from '../config/types.js';
+import { DEFAULT_ANSWER_RESERVE } from '../config/types.js';
 import type { GatewayAnswer, GatewayMetadata } from './types.js';
 import { buildProvider, disabledProviderError, isProviderName } from './factory.js';
 import { SqliteMemory } from './memory/sqlite.js';
-import type { AuditRecordInput } from './memory/sqlite.js';
+import type { AuditRecordInput, HistoryEntry, TokenCount } from './memory/sqlite.js';
 
 /** A message arriving at the gateway from some channel (the CLI, a chat REPL, ...). */
 export interface IncomingMessage {
@@ -108,6 +111,42 @@ interface Attempt {
   name: string;
   model?: string;
   started: number;
+  /** How the prompt was fitted into the model's window, when a budget applied. */
+  fit?: FitInfo;
+}
+
+/** The token budget applied to one attempt's prompt. */
+interface FitInfo {
+  window: ContextWindow;
+  /** Tokens the prompt may use (the window's limit minus the answer's reserve). */
+  budget: number;
+  leftOut: number;
+  /** Stored server counts plus calibrated estimates. */
+  tokens: number;
+  /** The calibration key, `<provider>/<model>`. */
+  key: string;
+  /** The messages sent. */
+  messages: ChatMessage[];
+}
+
+/** What the `/context` command of `omega chat` shows: the window in use and what fills it. */
+export interface ContextReport {
+  provider: string;
+  model?: string;
+  /** Undefined when the provider does not say (hosted providers). */
+  window?: ContextWindow;
+  /** Tokens kept for the answer. */
+  answerReserve: number;
+  /** Messages the conversation has in memory (up to `[memory] max_context_messages`). */
+  historyMessages: number;
+  /** Those of them the next prompt would carry. */
+  historySent: number;
+  /** The next prompt's tokens (system prompt and history; the new message not yet included). */
+  promptTokens: number;
+  /** Whether the estimate is calibrated from this model's own counts. */
+  calibrated: boolean;
+  /** The last answer's metadata, when the conversation has one. */
+  last?: GatewayMetadata;
 }
 
 /**
@@ -129,6 +168,15 @@ interface Job {
   request(model: string | undefined): ChatRequest;
   /** The message stored as the user's turn. */
   user: ChatMessage;
+  /** Remembered history with its stored token counts (a message object maps to its entry). */
+  entries: Map<ChatMessage, HistoryEntry>;
+  /** Whether the history holds the whole conversation (not cut by `max_context_messages`). */
+  wholeConversation: boolean;
+}
+
+/** Whether a failure says the prompt did not fit the model's context window. */
+function isOverflow(error: unknown): error is ProviderError {
+  return error instanceof ProviderError && error.code === 'context_overflow';
 }
 
 /** Whether another provider might succeed where this error happened. */
@@ -165,6 +213,9 @@ function buildMetadata(p: {
   doneReason?: DoneReason;
   timings?: Timings;
   fallbackFrom: string[];
+  truncated?: boolean;
+  contextLength?: number;
+  fit?: FitInfo;
 }): GatewayMetadata {
   const metadata: GatewayMetadata = { providerUsed: p.provider, model: p.model, processingTimeMs: p.ms };
   const tokens = totalTokens(p.usage);
@@ -174,6 +225,14 @@ function buildMetadata(p: {
   if (p.doneReason !== undefined) metadata.doneReason = p.doneReason;
   if (p.timings !== undefined && Object.keys(p.timings).length > 0) metadata.timings = p.timings;
   if (p.fallbackFrom.length > 0) metadata.fallbackFrom = [...p.fallbackFrom];
+  if (p.truncated === true) metadata.truncated = true;
+  if (p.fit !== undefined) {
+    metadata.messagesLeftOut = p.fit.leftOut;
+    metadata.contextWindow = p.contextLength ?? p.fit.window.tokens;
+    metadata.estimatedPromptTokens = p.fit.tokens;
+  } else if (p.contextLength !== undefined) {
+    metadata.contextWindow = p.contextLength;
+  }
   return metadata;
 }
 
@@ -199,11 +258,21 @@ export class Gateway {
   private readonly injected: ReadonlyMap<string, ModelProvider>;
   private readonly built = new Map<string, ModelProvider>();
   private readonly configFile: string | undefined;
+  /** Token estimates per `<provider>/<model>`, calibrated from the servers' counts and kept in memory. */
+  private readonly estimator: TokenEstimator;
 
   constructor(opts: GatewayOptions) {
     this.config = opts.config;
     this.memory = opts.memory ?? null;
     this.logger = (opts.logger ?? silentLogger).child({ component: 'gateway' });
+    let calibrations: ReturnType<SqliteMemory['calibrations']> = [];
+    try {
+      calibrations = this.memory?.calibrations() ?? [];
+    } catch (error) {
+      // Estimates work uncalibrated; losing the calibration must not stop the gateway.
+      this.logger.warn({ err: errorText(error) }, 'could not read the token calibration');
+    }
+    this.estimator = new TokenEstimator(calibrations);
     this.injected = new Map(Object.entries(opts.providers ?? {}));
     this.configFile = opts.configFile;
   }
@@ -276,6 +345,51 @@ export class Gateway {
     return this.run(this.routedJob(routed), options, true);
   }
 
+  /**
+   * The context window a conversation's next answer would get and what fills it: for `omega
+   * chat`'s `/context`. Asks the provider for the window (for Ollama: `/api/show` and `/api/ps`,
+   * which load nothing).
+   */
+  async contextReport(
+    conversationId: string,
+    opts: { provider?: string; model?: string; systemPrompt?: string; signal?: AbortSignal } = {},
+  ): Promise<ContextReport> {
+    const name = nonEmpty(opts.provider) ? opts.provider : this.config.provider.default;
+    const provider = this.provider(name);
+    const model = nonEmpty(opts.model) ? opts.model : (this.attempt(name, provider, undefined).model ?? undefined);
+    const window = await this.windowOf(provider, model, opts.signal === undefined ? {} : { signal: opts.signal });
+    const { history, entries } = this.remembered(conversationId);
+    const systemPrompt = opts.systemPrompt ?? this.config.omega.systemPrompt;
+    const messages: ChatMessage[] = systemPrompt.trim() === '' ? [] : [{ role: 'system', content: systemPrompt }];
+    messages.push(...history);
+    const reserve = this.reserve({ messages }, window);
+    const key = `${name}/${model ?? ''}`;
+    // Fitted as if a new, empty message followed, so the count is what the history costs.
+    const probe: ChatMessage = { role: 'user', content: '' };
+    const fit = fitMessages([...messages, probe], {
+      budget: window === undefined ? Number.MAX_SAFE_INTEGER : Math.max(Math.floor(window.limit / 2), window.limit - reserve),
+      estimator: this.estimator,
+      model: key,
+      tokensOf: (m) => {
+        const stored = entries.get(m)?.tokens;
+        return stored?.source === 'server' ? stored.tokens : undefined;
+      },
+    });
+    const report: ContextReport = {
+      provider: name,
+      answerReserve: reserve,
+      historyMessages: history.length,
+      historySent: history.length - fit.leftOut,
+      promptTokens: fit.tokens - this.estimator.message(probe, key),
+      calibrated: this.estimator.isCalibrated(key),
+    };
+    if (model !== undefined) report.model = model;
+    if (window !== undefined) report.window = window;
+    const last = [...entries.values()].reverse().find((e) => e.metadata !== undefined)?.metadata;
+    if (last !== undefined) report.last = last;
+    return report;
+  }
+
   /** Closes the providers the gateway built (not injected ones) and the memory. */
   async close(): Promise<void> {
     const providers = [...this.built.values()];
@@ -305,17 +419,35 @@ export class Gateway {
       if (provider === undefined) continue;
       const override = index === 0 ? job.model : undefined;
       const attempt = this.attempt(name, provider, override);
-      const request = job.request(override);
+      let request = job.request(override);
+      let tightened: number | undefined;
       const partial: Received = { text: '', thinking: '', toolCalls: [] };
       let yielded = false;
       // Set once the attempt ends by itself (an answer or an error); otherwise the consumer left early.
       let settled = false;
       try {
-        const chunks = streamed ? provider.chatStream(request, options) : responseAsChunks(provider.chat(request, options));
-        for await (const chunk of chunks) {
-          accumulate(partial, chunk);
-          yielded = true;
-          if (streamed) yield { type: 'chunk', provider: name, chunk };
+        request = await this.fit(provider, job, attempt, request, options);
+        for (;;) {
+          try {
+            const chunks = streamed ? provider.chatStream(request, options) : responseAsChunks(provider.chat(request, options));
+            for await (const chunk of chunks) {
+              accumulate(partial, chunk);
+              yielded = true;
+              if (streamed) yield { type: 'chunk', provider: name, chunk };
+            }
+            break;
+          } catch (error) {
+            // The server refused a prompt longer than its window: trim harder and try once more.
+            if (yielded || tightened !== undefined || !isOverflow(error) || attempt.fit === undefined) throw error;
+            const retry = this.tighten(job, attempt, attempt.fit, request);
+            if (retry === undefined) throw error;
+            tightened = attempt.fit.budget;
+            this.logger.warn(
+              { provider: name, model: attempt.model, budget: tightened, leftOut: attempt.fit.leftOut },
+              'the prompt overflowed the context window; retrying once with less history',
+            );
+            request = retry;
+          }
         }
         if (partial.final === undefined && options.signal?.aborted === true) {
           // Some providers end a cancelled stream quietly; the answer is still cut short.
@@ -355,11 +487,106 @@ export class Gateway {
         }
       }
       const answer = this.finish(attempt, partial, failures);
+      this.learn(attempt, answer);
       this.store(job, answer, false);
       yield { type: 'done', message: answer };
       return;
     }
     throw this.exhausted(failures);
+  }
+
+  // ---- the token budget -------------------------------------------------------------------
+
+  /** Tokens kept for the answer: the request's `num_predict`, the provider's, or `[memory] answer_reserve`. */
+  private reserve(request: ChatRequest, window: ContextWindow | undefined): number {
+    const asked = request.options?.num_predict;
+    if (typeof asked === 'number' && asked > 0) return asked;
+    if (window?.answerTokens !== undefined && window.answerTokens > 0) return window.answerTokens;
+    return this.config.memory.answerReserve ?? DEFAULT_ANSWER_RESERVE;
+  }
+
+  /** The window a provider will use for a model; undefined when it does not say or cannot tell now. */
+  private async windowOf(provider: ModelProvider, model: string | undefined, options: CallOptions): Promise<ContextWindow | undefined> {
+    if (provider.contextWindowFor === undefined || model === undefined) return undefined;
+    try {
+      return await provider.contextWindowFor(model, options);
+    } catch (error) {
+      // The request itself will meet the same failure and report it properly.
+      this.logger.debug({ provider: provider.name, model, err: errorText(error) }, 'context window unknown; no token budget');
+      return undefined;
+    }
+  }
+
+  /**
+   * Fits the request's messages into the model's window minus the answer's reserve: the system
+   * prompt and the current turn always stay, the oldest turns go first. Without a known window
+   * the request goes as it is (`max_context_messages` still bounds the history).
+   */
+  private async fit(provider: ModelProvider, job: Job, attempt: Attempt, request: ChatRequest, options: CallOptions): Promise<ChatRequest> {
+    const model = request.model ?? attempt.model;
+    // A client's own num_ctx (a server front end passes options through) is the window it gets.
+    const asked = request.options?.num_ctx;
+    const window =
+      typeof asked === 'number' && asked > 0 && provider.contextWindowFor !== undefined
+        ? ({ tokens: asked, limit: asked, source: 'options' } satisfies ContextWindow)
+        : await this.windowOf(provider, model, options);
+    if (window === undefined || model === undefined) return request;
+    const reserve = this.reserve(request, window);
+    // A window smaller than the reserve still gets a prompt: half of it.
+    const budget = Math.max(Math.floor(window.limit / 2), window.limit - reserve);
+    return this.fitTo(job, attempt, request, { window, budget, key: `${attempt.name}/${model}` });
+  }
+
+  private fitTo(job: Job, attempt: Attempt, request: ChatRequest, p: { window: ContextWindow; budget: number; key: string }): ChatRequest {
+    const fit = fitMessages(request.messages, {
+      budget: p.budget,
+      estimator: this.estimator,
+      model: p.key,
+      tokensOf: (m) => {
+        const stored = job.entries.get(m)?.tokens;
+        return stored?.source === 'server' ? stored.tokens : undefined;
+      },
+    });
+    attempt.fit = { window: p.window, budget: p.budget, leftOut: fit.leftOut, tokens: fit.tokens, key: p.key, messages: fit.messages };
+    if (fit.leftOut > 0) {
+      this.logger.info(
+        { provider: attempt.name, model: attempt.model, leftOut: fit.leftOut, tokens: fit.tokens, budget: p.budget },
+        'history left out to fit the context window',
+      );
+    }
+    return { ...request, messages: fit.messages, promptTokens: fit.tokens };
+  }
+
+  /**
+   * After a `context_overflow`: the estimate was low by at least the ratio of the window to it,
+   * so the budget shrinks by that ratio (and a tenth more). Undefined when nothing more can go.
+   */
+  private tighten(job: Job, attempt: Attempt, fit: FitInfo, request: ChatRequest): ChatRequest | undefined {
+    const ratio = Math.min(1, fit.tokens / Math.max(1, fit.window.limit));
+    const budget = Math.floor(fit.budget * ratio * 0.9);
+    const retry = this.fitTo(job, attempt, { ...request, messages: fit.messages }, { window: fit.window, budget, key: fit.key });
+    const dropped = attempt.fit?.leftOut ?? 0;
+    if (dropped === 0) {
+      attempt.fit = { ...fit };
+      return undefined;
+    }
+    attempt.fit = { ...(attempt.fit as FitInfo), leftOut: fit.leftOut + dropped };
+    return retry;
+  }
+
+  /** Calibrates the estimator from the server's count of the prompt just sent, and keeps the result. */
+  private learn(attempt: Attempt, answer: GatewayAnswer): void {
+    const fit = attempt.fit;
+    const counted = answer.metadata.promptTokens;
+    if (fit === undefined || counted === undefined || answer.metadata.truncated === true) return;
+    if (!this.estimator.observe(fit.key, fit.messages, counted)) return;
+    const calibration = this.estimator.calibration(fit.key);
+    if (this.memory === null || calibration === undefined) return;
+    try {
+      this.memory.saveCalibration(fit.key, calibration);
+    } catch (error) {
+      this.logger.warn({ err: errorText(error) }, 'could not save the token calibration');
+    }
   }
 
   /** The finished answer of an unstreamed run. */
@@ -373,7 +600,7 @@ export class Gateway {
 
   private messageJob(msg: IncomingMessage): Job {
     validate(msg);
-    const history = this.history(msg.conversationId);
+    const { history, entries, wholeConversation } = this.remembered(msg.conversationId);
     const systemPrompt = msg.systemPrompt ?? this.config.omega.systemPrompt;
     const job: Job = {
       channel: msg.channel,
@@ -382,6 +609,8 @@ export class Gateway {
       conversationId: msg.conversationId,
       primary: nonEmpty(msg.provider) ? msg.provider : this.config.provider.default,
       user: { role: 'user', content: msg.text },
+      entries,
+      wholeConversation,
       request: (model) => {
         const context: Context = { systemPrompt, history, currentMessage: msg.text };
         const messages = contextToMessages(context);
@@ -402,7 +631,8 @@ export class Gateway {
   private routedJob(routed: RoutedChat): Job {
     validateRouted(routed);
     const conversationId = nonEmpty(routed.conversationId) ? routed.conversationId : undefined;
-    const history = conversationId === undefined ? [] : this.history(conversationId);
+    const { history, entries, wholeConversation } =
+      conversationId === undefined ? { history: [], entries: new Map<ChatMessage, HistoryEntry>(), wholeConversation: false } : this.remembered(conversationId);
     const { model, ...rest } = routed.request;
     const messages = routed.request.messages;
     // The client's own leading system messages stay first, before the remembered history.
@@ -416,6 +646,9 @@ export class Gateway {
       auditKey: conversationId ?? (nonEmpty(routed.requestId) ? routed.requestId : `req-${randomUUID()}`),
       primary: nonEmpty(routed.provider) ? routed.provider : this.config.provider.default,
       user: lastUser === undefined ? { role: 'user', content: '' } : withoutImages(lastUser),
+      entries,
+      // The client's own messages come after the remembered ones: no server count for the user's.
+      wholeConversation: wholeConversation && messages.length === 1,
       request: (override) => {
         const request: ChatRequest = { ...rest, messages: full };
         if (override !== undefined) request.model = override;
@@ -471,9 +704,14 @@ export class Gateway {
     return this.config.provider[name].model;
   }
 
-  private history(conversationId: string): ChatMessage[] {
-    if (this.memory === null) return [];
-    return this.memory.history(conversationId, this.config.memory.maxContextMessages);
+  /** A conversation's remembered history (at most `max_context_messages`), with stored token counts. */
+  private remembered(conversationId: string): { history: ChatMessage[]; entries: Map<ChatMessage, HistoryEntry>; wholeConversation: boolean } {
+    const entries = new Map<ChatMessage, HistoryEntry>();
+    if (this.memory === null) return { history: [], entries, wholeConversation: true };
+    const limit = this.config.memory.maxContextMessages;
+    const list = this.memory.historyEntries(conversationId, limit);
+    for (const entry of list) entries.set(entry.message, entry);
+    return { history: list.map((e) => e.message), entries, wholeConversation: list.length < limit };
   }
 
   // ---- answers, memory and audit ----------------------------------------------------------
@@ -491,6 +729,9 @@ export class Gateway {
         doneReason: final === undefined ? 'incomplete' : (final.doneReason ?? 'stop'),
         ...(final?.timings === undefined ? {} : { timings: final.timings }),
         fallbackFrom: failures.map((f) => f.name),
+        ...(final?.truncated === true ? { truncated: true } : {}),
+        ...(final?.contextLength === undefined ? {} : { contextLength: final.contextLength }),
+        ...(attempt.fit === undefined ? {} : { fit: attempt.fit }),
       }),
     };
     if (partial.thinking !== '') answer.thinking = partial.thinking;
@@ -547,16 +788,43 @@ export class Gateway {
       this.memory.audit(audit);
       return;
     }
+    const assistant = assistantMessage(answer.text, answer.thinking, answer.toolCalls);
+    const key = `${meta.providerUsed}/${meta.model}`;
     this.memory.saveExchange({
       conversationId: job.conversationId,
       channel: job.channel,
       sender: job.sender,
       user: job.user,
-      assistant: assistantMessage(answer.text, answer.thinking, answer.toolCalls),
+      assistant,
       metadata: meta,
       interrupted,
       audit,
+      userTokens: this.userTokens(job, meta, key),
+      assistantTokens:
+        meta.completionTokens !== undefined && !interrupted
+          ? { tokens: meta.completionTokens, source: 'server' }
+          : { tokens: this.estimator.message(assistant, key), source: 'estimate' },
     });
+  }
+
+  /**
+   * The user message's tokens. The server counts prompts, not messages, so the count is the
+   * difference between this prompt and the previous one plus its answer: exact when both prompts
+   * carried the whole conversation. Otherwise the calibrated estimate.
+   */
+  private userTokens(job: Job, meta: GatewayMetadata, key: string): TokenCount {
+    const estimate: TokenCount = { tokens: this.estimator.message(job.user, key), source: 'estimate' };
+    const prompt = meta.promptTokens;
+    if (prompt === undefined || meta.truncated === true || meta.messagesLeftOut !== 0 || !job.wholeConversation) return estimate;
+    const entries = [...job.entries.values()];
+    const previous = entries[entries.length - 1];
+    const before = previous?.metadata;
+    if (previous === undefined || previous.message.role !== 'assistant' || before === undefined) return estimate;
+    if (before.model !== meta.model || before.providerUsed !== meta.providerUsed) return estimate;
+    if (before.promptTokens === undefined || before.completionTokens === undefined) return estimate;
+    if ((before.messagesLeftOut ?? 0) !== 0 || before.truncated === true || before.doneReason === 'interrupted') return estimate;
+    const tokens = prompt - before.promptTokens - before.completionTokens;
+    return tokens > 0 ? { tokens, source: 'server' } : estimate;
   }
 
   /** Stores what arrived of an answer cut short, marked interrupted, with the failure audited. */

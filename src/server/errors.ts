@@ -17,6 +17,8 @@ export type FrontEnd = 'ollama' | 'openai' | 'anthropic' | 'meta';
 export const STATUS_BY_CODE: Readonly<Record<ProviderErrorCode, number>> = Object.freeze({
   bad_request: 400,
   unsupported: 400,
+  // The client's prompt does not fit the model's window: the client can shorten it.
+  context_overflow: 400,
   model_not_found: 404,
   rate_limited: 429,
   aborted: 499,

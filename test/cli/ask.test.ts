@@ -130,12 +130,51 @@ describe('omega ask', () => {
     assert.deepEqual(lastChat().messages.at(-1), { role: 'user', content: 'Review this:\n\ndiff --git a/x b/x' });
   });
 
+  it('refuses --think to a model without the thinking capability before sending anything', async () => {
+    reset();
+    const r = await runCli(['--config', config, 'ask', '--model', 'tiny', '--think', 'Why?'], { home: home.path });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /Model 'tiny' does not support thinking \(think\) \(its capabilities: completion\)/);
+    assert.equal(fake.requests.filter((q) => q.path === '/api/chat').length, 0, 'no chat request, so no model load');
+  });
+
+  it('leaves out the oldest turns of a long conversation to fit the window, and says so on stderr', async () => {
+    reset();
+    // Its own home: the conversation is stored, and other tests check that a one-off ask stores nothing.
+    const own = tempHome();
+    after(() => own.remove());
+    const ownConfig = writeConfig(own.path, { baseUrl: fake.url });
+    // tiny is trained for 2048 tokens: the window is 2048, 1024 of it kept for the answer.
+    const long = (i: number): string => `turn ${i} ${'lorem ipsum '.repeat(120)}`;
+    for (let i = 0; i < 3; i++) {
+      const r = await runCli(['--config', ownConfig, 'ask', '--model', 'tiny', '--conversation', 'long-one', long(i)], { home: own.path });
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const sent = lastChat().messages;
+    assert.equal(sent.at(-1)?.content, long(2));
+    assert.ok(!sent.some((m) => m.content === long(0)), 'the oldest turn was left out');
+    const r = await runCli(['--config', ownConfig, 'ask', '--model', 'tiny', '--conversation', 'long-one', '--json', 'and?'], { home: own.path });
+    assert.equal(r.code, 0, r.stderr);
+    const metadata = (JSON.parse(r.stdout) as { metadata: { messagesLeftOut: number; contextWindow: number } }).metadata;
+    assert.ok(metadata.messagesLeftOut >= 2);
+    assert.equal(metadata.contextWindow, 2048);
+    assert.match(
+      r.stderr,
+      new RegExp(`note: left out the ${metadata.messagesLeftOut} oldest messages of this conversation to fit the 2048-token context window of ollama/tiny`),
+    );
+    assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+  });
+
   it('passes --model, --system and --think, and shows thinking on stderr only', async () => {
     reset();
     fake.chat = { thinking: ['Hmm, ', 'light scatters.'], chunks: ['Blue.'] };
+    // The provider checks the thinking capability before sending think.
+    const tools = fake.models.find((m) => m.name === 'tiny-tools:latest')!;
+    const capabilities = tools.capabilities;
+    tools.capabilities = [...capabilities, 'thinking'];
     const r = await runCli(['--config', config, 'ask', '--model', 'tiny-tools', '--system', 'Be brief.', '--think', 'Why?'], {
       home: home.path,
-    });
+    }).finally(() => (tools.capabilities = capabilities));
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'Blue.\n');
     assert.match(r.stderr, /Hmm, light scatters\./);

@@ -85,6 +85,17 @@ describe('omega chat', () => {
     assert.ok(r.stdout.includes(ANSWER));
   });
 
+  it('/context shows the window in use and what the conversation fills of it', async () => {
+    const r = await runCli(['--config', config, 'chat'], { home: home.path, input: '/context\nHi\n/context\n' });
+    assert.equal(r.code, 0, r.stderr);
+    const [before, after] = r.stdout.split(ANSWER);
+    // tiny is trained for 2048 tokens and not loaded: the server default (4096), capped at 2048.
+    assert.match(before!, /^Context window of ollama\/tiny: 2,048 tokens \(the server's default\); trained for 2,048\.$/m);
+    assert.match(before!, /^Kept for the answer: 1,024 tokens\. History: 0 of 0 remembered messages would be sent/m);
+    assert.match(after!, /History: 2 of 2 remembered messages would be sent/);
+    assert.match(after!, /^Last answer: 7 prompt tokens, a 2,048-token window, 0 messages left out\.$/m);
+  });
+
   it('reports a failed answer as one line and carries on; exits 1 at the end of piped input', async () => {
     const r = await runCli(['--config', config, 'chat'], { home: home.path, input: '/model missing\nHi\n/model tiny\nHi again\n' });
     assert.equal(r.code, 1);

@@ -28,10 +28,11 @@ const EXPECTED_RETRYABLE: Record<ProviderErrorCode, boolean> = {
   aborted: false,
   protocol: false,
   connection_lost: true,
+  context_overflow: false,
 };
 
 describe('ProviderError', () => {
-  it('lists exactly the twelve codes of the contract', () => {
+  it('lists exactly the thirteen codes of the contract', () => {
     assert.deepEqual([...PROVIDER_ERROR_CODES].sort(), Object.keys(EXPECTED_RETRYABLE).sort());
   });
 

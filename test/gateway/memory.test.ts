@@ -86,7 +86,7 @@ describe('SqliteMemory schema and migrations', () => {
     assert.equal(statSync(join(dir.path, 'a')).mode & 0o777, 0o700);
     assert.deepEqual(
       sqliteMaster(file).filter((n) => !n.startsWith('sqlite_')),
-      ['audit', 'conversations', 'messages', 'schema_version'],
+      ['audit', 'conversations', 'messages', 'schema_version', 'token_calibration'],
     );
     const db = new Database(file);
     try {
@@ -596,6 +596,82 @@ describe('SqliteMemory under concurrency and failure', () => {
       assert.equal(mapped.file, '/x/memory.db');
       assert.ok(mapped.message.includes('/x/memory.db'), code);
       assert.equal(mapped.cause, error);
+    }
+  });
+});
+
+describe('SqliteMemory token accounting', () => {
+  const dir = tempDir('omega-memory-tokens-');
+
+  it('upgrades a version-1 database: old messages are kept without counts, new ones store theirs', () => {
+    const file = join(dir.path, 'v1.db');
+    const old = new Database(file);
+    try {
+      assert.deepEqual(migrate(old, file, MIGRATIONS.slice(0, 1)), { from: 0, to: 1 });
+      old.prepare("INSERT INTO conversations (id, channel, title, created_at, updated_at) VALUES ('c', 'cli', 't', 'x', 'x')").run();
+      old
+        .prepare("INSERT INTO messages (conversation_id, role, content, created_at) VALUES ('c', 'user', 'old question', 'x'), ('c', 'assistant', 'old answer', 'x')")
+        .run();
+    } finally {
+      old.close();
+    }
+    const memory = SqliteMemory.open(file);
+    try {
+      assert.equal(memory.schemaVersion(), 2);
+      memory.saveExchange(
+        exchange('c', 2, {
+          userTokens: { tokens: 12, source: 'server' },
+          assistantTokens: { tokens: 30, source: 'estimate' },
+          metadata: { providerUsed: 'fake', model: 'fake-model', processingTimeMs: 5, promptTokens: 80, messagesLeftOut: 0 },
+        }),
+      );
+      const entries = memory.historyEntries('c', 10);
+      assert.deepEqual(
+        entries.map((e) => [e.message.content, e.tokens]),
+        [
+          ['old question', undefined],
+          ['old answer', undefined],
+          ['question 2', { tokens: 12, source: 'server' }],
+          ['answer 2', { tokens: 30, source: 'estimate' }],
+        ],
+      );
+      assert.equal(entries[3]?.metadata?.promptTokens, 80, 'answers carry their metadata');
+      assert.equal(entries[2]?.metadata, undefined, 'user messages do not');
+      assert.deepEqual(memory.messages('c')[2]?.tokens, { tokens: 12, source: 'server' });
+      assert.deepEqual(memory.historyEntries('c', 1).map((e) => e.message.content), ['answer 2']);
+    } finally {
+      memory.close();
+    }
+  });
+
+  it('refuses a token source it does not know', () => {
+    const memory = SqliteMemory.open(join(dir.path, 'bad-source.db'));
+    try {
+      assert.throws(
+        () => memory.saveExchange(exchange('c', 1, { userTokens: { tokens: 1, source: 'guess' as 'server' } })),
+        (e: unknown) => e instanceof MemoryError,
+      );
+      assert.equal(memory.history('c', 10).length, 0, 'nothing half-written');
+    } finally {
+      memory.close();
+    }
+  });
+
+  it('keeps the calibration per model across processes', () => {
+    const file = join(dir.path, 'calibration.db');
+    const first = SqliteMemory.open(file);
+    first.saveCalibration('ollama/gemma', { chars: 4000, tokens: 1000, samples: 1 });
+    first.saveCalibration('ollama/gemma', { chars: 9000, tokens: 2000, samples: 2 });
+    first.saveCalibration('anthropic/claude', { chars: 350, tokens: 100, samples: 1 });
+    first.close();
+    const second = SqliteMemory.open(file);
+    try {
+      assert.deepEqual(second.calibrations(), [
+        ['anthropic/claude', { chars: 350, tokens: 100, samples: 1 }],
+        ['ollama/gemma', { chars: 9000, tokens: 2000, samples: 2 }],
+      ]);
+    } finally {
+      second.close();
     }
   });
 });

@@ -211,10 +211,18 @@ describe('Ollama provider against a real ollama serve', () => {
   });
 
   test('tools are rejected as unsupported by the plain model', SLOW, async () => {
+    // Checked against /api/show before sending (issue 13), so the server is never asked.
     const err = await rejectsWith(provider.chat({ ...user('weather in Paris?'), tools: [WEATHER_TOOL] }), 'unsupported');
-    assert.equal(err.status, 400);
-    assert.match(err.providerMessage ?? '', /does not support tools/);
+    assert.equal(err.status, undefined);
+    assert.match(err.message, /does not support tools \(its capabilities: completion\)/);
     assert.match(err.message, new RegExp(ollama.models.plain));
+    // Ollama's own refusal, for the record: a 400 naming the capability.
+    const raw = await fetch(`${ollama.url}/api/chat`, {
+      method: 'POST',
+      body: JSON.stringify({ model: ollama.models.plain, messages: [{ role: 'user', content: 'hi' }], tools: [WEATHER_TOOL] }),
+    });
+    assert.equal(raw.status, 400);
+    assert.match(((await raw.json()) as { error: string }).error, /does not support tools/);
     await rejectsWith(collect(provider.chatStream({ ...user('weather?'), tools: [WEATHER_TOOL] })), 'unsupported');
   });
 

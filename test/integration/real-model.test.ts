@@ -128,9 +128,11 @@ describe('the real small model (Gemma 3 270M) through Omega and on the wire', { 
   test('a prompt longer than num_ctx is truncated to the allocated context (prompt_eval_count is capped)', SLOW, async () => {
     const CTX = ctxFor(ollama.version);
     const long = Array.from({ length: WORDS }, () => 'apple').join(' ');
-    const res = await provider.chat({ ...user(long), options: { num_ctx: CTX, num_predict: 1 } });
+    // truncate: true asks for the server's truncation, which Omega otherwise turns off where it can.
+    const res = await provider.chat({ ...user(long), options: { num_ctx: CTX, num_predict: 1 }, truncate: true });
     const prompt = res.usage.promptTokens ?? 0;
     assert.ok(prompt > 0 && prompt <= CTX, `promptTokens ${prompt} with num_ctx ${CTX} and a ~${WORDS}-token prompt`);
+    assert.equal(res.truncated, true, 'Omega says the answer saw only part of the prompt');
     const ps = (await (await fetch(`${ollama.url}/api/ps`)).json()) as { models: { name: string; context_length?: number }[] };
     const entry = ps.models.find((m) => m.name === `${model}:latest`);
     assert.ok(entry, 'the model is loaded');

@@ -6,7 +6,7 @@ import { UsageError } from '../../core/errors.js';
 import type { IncomingMessage } from '../../gateway/gateway.js';
 import type { CliContext } from '../context.js';
 import { formatJson } from '../output.js';
-import { AnswerPrinter, formatStats, newConversationId, senderName, showsThinking } from '../render.js';
+import { AnswerPrinter, contextNotice, formatStats, newConversationId, senderName, showsThinking } from '../render.js';
 import { resolvePrompt } from '../stdin.js';
 
 /** Options of `omega ask` after parsing. */
@@ -90,6 +90,8 @@ async function runAsk(ctx: CliContext, words: string[], options: AskOptions): Pr
       }
       return printer.consume(gateway.stream(message, { signal }));
     });
+    const notice = answer === undefined ? undefined : contextNotice(answer.metadata);
+    if (notice !== undefined) ctx.io.stderr.write(`${ctx.err.dim(notice)}\n`);
     if (answer !== undefined && ctx.verbose && options.json !== true) {
       ctx.io.stderr.write(`${ctx.err.dim(formatStats(answer.metadata))}\n`);
     }

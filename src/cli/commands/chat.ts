@@ -7,7 +7,8 @@ import type { Gateway, IncomingMessage } from '../../gateway/gateway.js';
 import type { CliContext } from '../context.js';
 import { EXIT, describeError, describeStack, scrub } from '../errors.js';
 import { collectModels, modelTable } from '../models.js';
-import { AnswerPrinter, formatStats, newConversationId, senderName, showsThinking } from '../render.js';
+import { AnswerPrinter, contextNotice, formatStats, newConversationId, senderName, showsThinking } from '../render.js';
+import { formatContextReport } from '../context-report.js';
 
 /** Options of `omega chat` after parsing. */
 interface ChatOptions {
@@ -23,6 +24,7 @@ const HELP = `Commands:
   /help           this list
   /model [NAME]   show or change the model for the next answers
   /models         list the models of the current provider
+  /context        show the context window in use and how much of it the conversation fills
   /forget         delete this conversation's history
   /exit           leave (also /bye, Ctrl-D, or Ctrl-C twice at an empty prompt)
 Ctrl-C during an answer stops that answer.`;
@@ -215,6 +217,9 @@ class ChatSession {
       case '/models':
         await this.listModels();
         return;
+      case '/context':
+        await this.showContext();
+        return;
       default:
         this.ctx.io.stderr.write(`omega: unknown command ${name}; type /help for the list.\n`);
     }
@@ -239,6 +244,24 @@ class ChatSession {
     }
   }
 
+  private async showContext(): Promise<void> {
+    const controller = new AbortController();
+    this.current = controller;
+    try {
+      const report = await this.gateway.contextReport(this.conversationId, {
+        provider: this.providerName,
+        ...(this.model === undefined ? {} : { model: this.model }),
+        ...(this.options.system === undefined ? {} : { systemPrompt: this.options.system }),
+        signal: controller.signal,
+      });
+      this.ctx.io.stdout.write(`${formatContextReport(report).join('\n')}\n`);
+    } catch (error) {
+      if (!controller.signal.aborted) this.report(error);
+    } finally {
+      this.current = undefined;
+    }
+  }
+
   private async answer(text: string): Promise<void> {
     const controller = new AbortController();
     this.current = controller;
@@ -255,6 +278,8 @@ class ChatSession {
     if (this.options.think !== undefined) message.think = this.options.think;
     try {
       const final = await printer.consume(this.gateway.stream(message, { signal: controller.signal }));
+      const notice = final === undefined ? undefined : contextNotice(final.metadata, { chat: true });
+      if (notice !== undefined) this.ctx.io.stderr.write(`${this.ctx.err.dim(notice)}\n`);
       if (final !== undefined && this.ctx.verbose) this.ctx.io.stderr.write(`${this.ctx.err.dim(formatStats(final.metadata))}\n`);
     } catch (error) {
       if (controller.signal.aborted) {

@@ -13,6 +13,7 @@ import type { MemoryErrorCode } from '../../core/errors.js';
 import { silentLogger } from '../../core/logger.js';
 import type { Logger } from '../../core/logger.js';
 import type { ChatMessage, Role, ToolCall } from '../../core/types.js';
+import type { TokenCalibration } from '../../core/context-fit.js';
 import type { GatewayMetadata } from '../types.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations/index.js';
 import type { Migration } from './migrations/index.js';
@@ -34,6 +35,24 @@ export interface SqliteMemoryOptions {
   verify?: boolean;
 }
 
+/** Where a stored token count came from: the model's server, or the calibrated estimate. */
+export type TokenSource = 'server' | 'estimate';
+
+/** A message's token count and its source. */
+export interface TokenCount {
+  tokens: number;
+  source: TokenSource;
+}
+
+/** One message of a conversation's history, with what the gateway needs to fit it into a window. */
+export interface HistoryEntry {
+  message: ChatMessage;
+  /** Absent for messages stored before token accounting existed. */
+  tokens?: TokenCount;
+  /** For an assistant message: how its answer was produced. */
+  metadata?: GatewayMetadata;
+}
+
 /** One user message and its answer, stored together or not at all. */
 export interface ExchangeInput {
   conversationId: string;
@@ -47,6 +66,10 @@ export interface ExchangeInput {
   metadata: GatewayMetadata;
   /** The answer was cut short (cancelled or failed mid-stream). */
   interrupted?: boolean;
+  /** Token count of the user message. */
+  userTokens?: TokenCount;
+  /** Token count of the answer. */
+  assistantTokens?: TokenCount;
   /** An audit record written in the same transaction, so the trail and the history agree. */
   audit?: AuditRecordInput;
 }
@@ -87,6 +110,8 @@ export interface StoredMessage extends ChatMessage {
   createdAt: string;
   interrupted: boolean;
   metadata?: GatewayMetadata;
+  /** Absent for messages stored before token accounting existed. */
+  tokens?: TokenCount;
 }
 
 /** One line of {@link SqliteMemory.conversations}. */
@@ -113,6 +138,15 @@ interface MessageRow {
   created_at: string;
   interrupted: number;
   metadata: string | null;
+  tokens: number | null;
+  token_source: TokenSource | null;
+}
+
+interface CalibrationRow {
+  model: string;
+  chars: number;
+  tokens: number;
+  samples: number;
 }
 
 interface AuditRow {
@@ -308,7 +342,25 @@ function toStored(row: MessageRow): StoredMessage {
   if (row.model !== null) message.model = row.model;
   const metadata = parseJson<GatewayMetadata>(row.metadata);
   if (metadata !== undefined) message.metadata = metadata;
+  const tokens = toTokenCount(row);
+  if (tokens !== undefined) message.tokens = tokens;
   return message;
+}
+
+function toTokenCount(row: MessageRow): TokenCount | undefined {
+  if (row.tokens === null || row.token_source === null) return undefined;
+  return { tokens: row.tokens, source: row.token_source };
+}
+
+function toEntry(row: MessageRow): HistoryEntry {
+  const entry: HistoryEntry = { message: toChat(row) };
+  const tokens = toTokenCount(row);
+  if (tokens !== undefined) entry.tokens = tokens;
+  if (row.role === 'assistant') {
+    const metadata = parseJson<GatewayMetadata>(row.metadata);
+    if (metadata !== undefined) entry.metadata = metadata;
+  }
+  return entry;
 }
 
 function toChat(row: MessageRow): ChatMessage {
@@ -372,6 +424,8 @@ export class SqliteMemory {
     deleteMessages: Statement<[string]>;
     deleteConversation: Statement<[string]>;
     conversations: Statement<[], ConversationRow>;
+    calibrations: Statement<[], CalibrationRow>;
+    saveCalibration: Statement<[string, number, number, number, string]>;
   };
   private readonly saveTx: (x: ExchangeInput) => void;
 
@@ -390,8 +444,8 @@ export class SqliteMemory {
          ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at, title = COALESCE(conversations.title, excluded.title)`,
       ),
       insertMessage: db.prepare(
-        `INSERT INTO messages (conversation_id, role, content, thinking, tool_calls, sender, provider, model, created_at, interrupted, metadata)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO messages (conversation_id, role, content, thinking, tool_calls, sender, provider, model, created_at, interrupted, metadata, tokens, token_source)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       insertAudit: db.prepare(
         `INSERT INTO audit (ts, channel, conversation_id, sender, provider, model, outcome, error_code, error_message, prompt_tokens, completion_tokens, duration_ms)
@@ -408,17 +462,28 @@ export class SqliteMemory {
                 (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count
          FROM conversations c ORDER BY c.updated_at DESC, c.id ASC`,
       ),
+      calibrations: db.prepare('SELECT model, chars, tokens, samples FROM token_calibration ORDER BY model'),
+      saveCalibration: db.prepare(
+        `INSERT INTO token_calibration (model, chars, tokens, samples, updated_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(model) DO UPDATE SET chars = excluded.chars, tokens = excluded.tokens, samples = excluded.samples, updated_at = excluded.updated_at`,
+      ),
     };
     const save = db.transaction((x: ExchangeInput): void => {
       const now = new Date().toISOString();
       this.stmts.upsertConversation.run(x.conversationId, x.channel, titleOf(x.user.content), now, now);
-      this.insert(x.conversationId, x.user, { sender: x.sender, createdAt: now, interrupted: false });
+      this.insert(x.conversationId, x.user, {
+        sender: x.sender,
+        createdAt: now,
+        interrupted: false,
+        ...(x.userTokens === undefined ? {} : { tokens: x.userTokens }),
+      });
       this.insert(x.conversationId, x.assistant, {
         provider: x.metadata.providerUsed,
         model: x.metadata.model,
         createdAt: new Date().toISOString(),
         interrupted: x.interrupted === true,
         metadata: x.metadata,
+        ...(x.assistantTokens === undefined ? {} : { tokens: x.assistantTokens }),
       });
       if (x.audit !== undefined) this.insertAuditRow(x.audit);
     });
@@ -506,6 +571,29 @@ export class SqliteMemory {
   history(conversationId: string, limit: number): ChatMessage[] {
     if (!(limit > 0)) return [];
     return this.guard(() => this.stmts.history.all(conversationId, Math.floor(limit)).map(toChat));
+  }
+
+  /**
+   * Like {@link history}, with each message's stored token count and, for answers, their
+   * metadata: what the gateway needs to fit the history into a context window.
+   */
+  historyEntries(conversationId: string, limit: number): HistoryEntry[] {
+    if (!(limit > 0)) return [];
+    return this.guard(() => this.stmts.history.all(conversationId, Math.floor(limit)).map(toEntry));
+  }
+
+  /** The token estimator's calibration per model (`<provider>/<model>`), as last saved. */
+  calibrations(): [string, TokenCalibration][] {
+    return this.guard(() =>
+      this.stmts.calibrations.all().map((r): [string, TokenCalibration] => [r.model, { chars: r.chars, tokens: r.tokens, samples: r.samples }]),
+    );
+  }
+
+  /** Saves one model's calibration (`key` is `<provider>/<model>`), replacing the previous one. */
+  saveCalibration(key: string, calibration: TokenCalibration): void {
+    this.guard(() => {
+      this.stmts.saveCalibration.run(key, calibration.chars, calibration.tokens, calibration.samples, new Date().toISOString());
+    });
   }
 
   /** Every stored message of a conversation, oldest first, with its storage details. */
@@ -596,6 +684,7 @@ export class SqliteMemory {
       createdAt: string;
       interrupted: boolean;
       metadata?: GatewayMetadata;
+      tokens?: TokenCount;
     },
   ): void {
     this.stmts.insertMessage.run(
@@ -610,6 +699,8 @@ export class SqliteMemory {
       extra.createdAt,
       extra.interrupted ? 1 : 0,
       extra.metadata === undefined ? null : JSON.stringify(extra.metadata),
+      extra.tokens === undefined ? null : nonNegativeInt(extra.tokens.tokens),
+      extra.tokens === undefined ? null : extra.tokens.source,
     );
   }
 

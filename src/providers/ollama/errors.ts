@@ -172,6 +172,11 @@ function special(f: HttpErrorFacts, ctx: ErrorContext): { code: ProviderError['c
         message: `${who} does not take the thinking level "${level[1]}" (Ollama accepts levels only for gpt-oss models); send think as true or false instead.`,
       };
     }
+    if (/input length exceeds the context length/i.test(text)) {
+      // The provider adds the numbers (ContextManager.overflowFromServer); this is the fallback wording.
+      const who = ctx.model !== undefined ? ` of '${ctx.model}'` : '';
+      return { code: 'context_overflow', message: `The prompt is longer than the context window${who}; shorten it or raise options.num_ctx.` };
+    }
     const unsupported = /does not support (\w+)/i.exec(text);
     if (unsupported) {
       const what = unsupported[1] as string;

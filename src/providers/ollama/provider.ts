@@ -9,6 +9,7 @@ import type {
   ChatRequest,
   ChatResponse,
   Context,
+  ContextWindow,
   GenerationOptions,
   ModelInfo,
   ModelProvider,
@@ -16,6 +17,7 @@ import type {
   Timeouts,
 } from '../../core/types.js';
 import { completeWithChat } from '../../core/types.js';
+import type { TokenEstimator } from '../../core/context-fit.js';
 import { ProviderError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
@@ -48,6 +50,8 @@ import {
 } from './wire.js';
 import type { ChatDefaults } from './wire.js';
 import { ChatStreamIterator } from './stream.js';
+import { ContextManager } from './context-manager.js';
+import type { PreparedChat } from './context-manager.js';
 import { DEFAULT_OLLAMA_MODEL, OLLAMA_DEFAULT_TIMEOUTS } from './types.js';
 import type {
   EmbedOptions,
@@ -93,6 +97,8 @@ export class OllamaProvider implements ModelProvider {
   private readonly showConcurrency: number;
   /** `/api/show` answers by model digest: a digest names immutable content. */
   private readonly showCache = new Map<string, WireShowResponse>();
+  /** Context windows, capabilities and the server's version, per model and per server. */
+  private readonly context: ContextManager;
 
   constructor(opts: OllamaProviderOptions = {}) {
     const resolved = resolveOllamaBaseUrl({ value: opts.baseUrl, env: opts.env });
@@ -113,6 +119,19 @@ export class OllamaProvider implements ModelProvider {
       logger: this.logger,
       ...(opts.connect === undefined ? {} : { connect: opts.connect }),
     });
+    this.context = new ContextManager({
+      api: {
+        version: (o) => this.version(o),
+        digests: (o) => this.digests(o),
+        show: (model, o) => this.show(model, o),
+        ps: (o) => this.ps(o),
+      },
+      logger: this.logger,
+      ...(opts.context === undefined ? {} : { mode: opts.context }),
+      ...(opts.maxContext === undefined ? {} : { maxContext: opts.maxContext }),
+      ...(opts.options === undefined ? {} : { defaultOptions: opts.options }),
+      errorFields: { baseUrl: this.baseUrl, baseUrlSource: this.baseUrlSource },
+    });
   }
 
   /** A provider from the loaded `[provider.ollama]` section. */
@@ -124,6 +143,8 @@ export class OllamaProvider implements ModelProvider {
       keepAlive: config.keepAlive,
       timeouts: config.timeouts,
       options: config.options,
+      ...(config.context === undefined ? {} : { context: config.context }),
+      ...(config.maxContext === undefined ? {} : { maxContext: config.maxContext }),
       ...(logger === undefined ? {} : { logger }),
     });
   }
@@ -170,8 +191,14 @@ export class OllamaProvider implements ModelProvider {
   async chat(request: ChatRequest, options?: CallOptions): Promise<ChatResponse> {
     const start = performance.now();
     const model = request.model ?? this.model;
-    const body = buildChatBody(request, this.chatDefaults(), false);
-    const res = await this.json<WireChatResponse>('POST', '/api/chat', body, options, model, false);
+    const prepared = await this.context.prepare(request, model, options);
+    const body = buildChatBody(prepared.request, this.chatDefaults(), false);
+    let res: WireChatResponse;
+    try {
+      res = await this.json<WireChatResponse>('POST', '/api/chat', body, options, model, false);
+    } catch (error) {
+      throw await this.withNumbers(prepared, error, options);
+    }
     const wire = res.message ?? {};
     const message: ChatResponse['message'] = {
       role: 'assistant',
@@ -190,6 +217,9 @@ export class OllamaProvider implements ModelProvider {
     if (res.done !== true) out.doneReason = 'incomplete';
     else if (typeof res.done_reason === 'string' && res.done_reason !== '') out.doneReason = res.done_reason;
     if (Array.isArray(res.logprobs) && res.logprobs.length > 0) out.logprobs = toLogprobs(res.logprobs);
+    const sent = sentContext(body);
+    if (sent !== undefined) out.contextLength = sent;
+    if (this.context.settle(prepared, out.usage.promptTokens).truncated) out.truncated = true;
     return out;
   }
 
@@ -201,8 +231,41 @@ export class OllamaProvider implements ModelProvider {
   chatStream(request: ChatRequest, options?: CallOptions): AsyncIterable<ChatChunk> {
     const model = request.model ?? this.model;
     const ctx = this.ctx('POST', '/api/chat', model, true);
-    const body = JSON.stringify(buildChatBody(request, this.chatDefaults(), true));
-    return new ChatStreamIterator(() => this.send('POST', '/api/chat', body, options, ctx), model, ctx, this.logger);
+    let prepared: PreparedChat | undefined;
+    let sent: number | undefined;
+    const open = async (): Promise<HttpResponse> => {
+      prepared = await this.context.prepare(request, model, options);
+      const body = buildChatBody(prepared.request, this.chatDefaults(), true);
+      sent = sentContext(body);
+      try {
+        return await this.send('POST', '/api/chat', JSON.stringify(body), options, ctx);
+      } catch (error) {
+        throw await this.withNumbers(prepared, error, options);
+      }
+    };
+    const onFinal = (chunk: ChatChunk): void => {
+      if (prepared === undefined) return;
+      if (sent !== undefined) chunk.contextLength = sent;
+      if (this.context.settle(prepared, chunk.usage?.promptTokens).truncated) chunk.truncated = true;
+    };
+    return new ChatStreamIterator(open, model, ctx, this.logger, onFinal);
+  }
+
+  /**
+   * Token estimates per model, calibrated from this server's `prompt_eval_count`s: pass it to
+   * `fitMessages` to fit a conversation into {@link contextWindowFor} without the gateway.
+   */
+  get tokenEstimator(): TokenEstimator {
+    return this.context.estimator;
+  }
+
+  /**
+   * The context window the next request for `model` gets: an explicit `options.num_ctx`, the
+   * window `context: 'auto'` chose, the window the model is loaded with (`/api/ps`), or the
+   * server's default (4096, capped by the trained length). Loads nothing.
+   */
+  async contextWindowFor(model: string = this.model, options?: CallOptions): Promise<ContextWindow> {
+    return this.context.windowFor(model, options);
   }
 
   // ---- Ollama extras ----------------------------------------------------------------------
@@ -243,17 +306,23 @@ export class OllamaProvider implements ModelProvider {
 
   /** Embeddings of one input or several, from `/api/embed`. */
   async embed(model: string, input: string | string[], options?: CallOptions & EmbedOptions): Promise<EmbedResult> {
+    // Not checked against the `embedding` capability up front: llama.cpp-engine models without it
+    // still embed on both 0.9.6 and 0.17.4; new-engine ones (Gemma 3) are refused after loading.
     const body: Record<string, unknown> = { model, input };
     if (options?.truncate !== undefined) body.truncate = options.truncate;
     if (options?.dimensions !== undefined) body.dimensions = options.dimensions;
     const keepAlive = options?.keepAlive ?? this.keepAlive;
     if (keepAlive !== undefined) body.keep_alive = keepAlive;
-    const res = await this.json<{
-      model?: string;
-      embeddings?: number[][];
-      prompt_eval_count?: number;
-      total_duration?: number;
-    }>('POST', '/api/embed', body, options, model);
+    let res: { model?: string; embeddings?: number[][]; prompt_eval_count?: number; total_duration?: number };
+    try {
+      res = await this.json('POST', '/api/embed', body, options, model);
+    } catch (error) {
+      // The model's runner refused (500 on 0.9.6, 501 on 0.17.4): not a server fault worth a retry.
+      if (error instanceof ProviderError && /does not support embeddings/.test(error.providerMessage ?? error.message)) {
+        throw await this.context.embeddingRefused(model, error, options);
+      }
+      throw error;
+    }
     if (!Array.isArray(res.embeddings)) throw protocolError('no "embeddings" list', this.ctx('POST', '/api/embed', model));
     const out: EmbedResult = { model: res.model ?? model, embeddings: res.embeddings };
     if (typeof res.prompt_eval_count === 'number') out.promptTokens = res.prompt_eval_count;
@@ -282,6 +351,22 @@ export class OllamaProvider implements ModelProvider {
   }
 
   // ---- internals --------------------------------------------------------------------------
+
+  /** Installed models by name with their digests, from `/api/tags`. */
+  private async digests(options?: CallOptions): Promise<Map<string, string>> {
+    const tags = await this.json<{ models?: WireListModel[] | null }>('GET', '/api/tags', undefined, options);
+    const out = new Map<string, string>();
+    for (const m of Array.isArray(tags.models) ? tags.models : []) {
+      if (typeof m.name === 'string' && typeof m.digest === 'string' && m.digest !== '') out.set(m.name, m.digest);
+    }
+    return out;
+  }
+
+  /** A `context_overflow` with the numbers the provider knows; any other error as it is. */
+  private async withNumbers(prepared: PreparedChat, error: unknown, options: CallOptions | undefined): Promise<unknown> {
+    if (!(error instanceof ProviderError) || error.code !== 'context_overflow') return error;
+    return this.context.overflowFromServer(prepared, error, options);
+  }
 
   private ctx(method: string, endpoint: string, model?: string, streamed?: boolean): ErrorContext {
     const ctx: ErrorContext = { baseUrl: this.baseUrl, baseUrlSource: this.baseUrlSource, method, endpoint };
@@ -428,3 +513,8 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return results;
 }
 
+/** The `num_ctx` a request body carries, if any. */
+function sentContext(body: Record<string, unknown>): number | undefined {
+  const options = body.options as { num_ctx?: unknown } | undefined;
+  return typeof options?.num_ctx === 'number' ? options.num_ctx : undefined;
+}

@@ -14,6 +14,8 @@ import type { ProviderSpec } from '../spec.js';
 import { OLLAMA_HOST_ENV, resolveOllamaBaseUrl } from './base-url.js';
 import { OllamaProvider } from './provider.js';
 import { DEFAULT_OLLAMA_MODEL, OLLAMA_DEFAULT_TIMEOUTS } from './types.js';
+import { DEFAULT_MAX_CONTEXT } from './context.js';
+import type { ContextMode } from './context.js';
 
 /** `[provider.ollama]` after loading. */
 export interface OllamaConfig {
@@ -27,6 +29,10 @@ export interface OllamaConfig {
   options: GenerationOptions;
   /** Where `baseUrl` came from, so errors can mention `OLLAMA_HOST` when it was used. */
   baseUrlSource: ValueSource;
+  /** `auto` sizes `num_ctx` to each conversation; `server` (the default) leaves the server's default. */
+  context?: ContextMode;
+  /** The largest window `context = "auto"` chooses, in tokens. */
+  maxContext?: number;
 }
 
 /** Bounds of a numeric Ollama option. */
@@ -68,6 +74,8 @@ const KEYS: TableSchema = {
   timeouts: TIMEOUTS_SCHEMA,
   // Open: Ollama takes options this list does not know, so they are passed on with a warning.
   options: { table: OPTIONS_SCHEMA, open: true },
+  context: 'string',
+  max_context: 'integer',
 };
 
 /** Go's time.ParseDuration grammar, which Ollama applies to a string keep_alive. */
@@ -163,6 +171,12 @@ export const ollamaSpec: ProviderSpec<'ollama', OllamaConfig> = {
     };
     const keepAlive = keepAliveOf(section);
     if (keepAlive !== undefined) options.keepAlive = keepAlive;
+    options.context = section.oneOf<ContextMode>('context', 'server', ['auto', 'server']);
+    options.maxContext = section.number('max_context', DEFAULT_MAX_CONTEXT, {
+      integer: true,
+      min: 256,
+      expected: 'a whole number of tokens, 256 or more',
+    });
     const sources: Record<string, ValueSource> = {
       enabled: section.sourceOf('enabled'),
       baseUrl: base.source,
@@ -171,6 +185,8 @@ export const ollamaSpec: ProviderSpec<'ollama', OllamaConfig> = {
       options: section.sourceOf('options'),
     };
     if (keepAlive !== undefined) sources.keepAlive = 'config';
+    sources.context = section.sourceOf('context');
+    sources.maxContext = section.sourceOf('max_context');
     return { options, sources };
   },
   create(options: OllamaConfig, logger?: Logger) {

@@ -40,6 +40,8 @@ export class ChatStreamIterator implements AsyncIterableIterator<ChatChunk> {
     private readonly model: string,
     private readonly ctx: ErrorContext,
     private readonly logger: Logger,
+    /** Sees (and may add to) the final chunk before it is returned. */
+    private readonly onFinal?: (chunk: ChatChunk) => void,
   ) {}
 
   [Symbol.asyncIterator](): AsyncIterableIterator<ChatChunk> {
@@ -170,7 +172,10 @@ export class ChatStreamIterator implements AsyncIterableIterator<ChatChunk> {
     if (obj.error !== undefined) throw fromStreamError(errorValueText(obj.error) ?? 'unknown error', this.ctx, this.text);
     const chunk = toChunk(obj, this.model);
     if (chunk.content !== '') this.text += chunk.content;
-    if (chunk.done) this.sawDone = true;
+    if (chunk.done) {
+      this.sawDone = true;
+      this.onFinal?.(chunk);
+    }
     return chunk;
   }
 

@@ -28,6 +28,14 @@ export interface OllamaProviderOptions {
   showConcurrency?: number;
   /** Replaces the socket connector (custom TLS, tests). */
   connect?: Connector;
+  /**
+   * How `num_ctx` is chosen when neither the request nor {@link options} sets it: `'auto'` sizes
+   * it to each conversation (growing only, up to {@link maxContext} and the model's trained
+   * length); `'server'` (the default) leaves the server's own default.
+   */
+  context?: 'auto' | 'server';
+  /** The largest window `context: 'auto'` chooses; 32768 by default. */
+  maxContext?: number;
 }
 
 /** Model used when neither the config nor the call names one. */

@@ -195,6 +195,38 @@ test('embed: one input or several, options on the wire', async () => {
   await p.close();
 });
 
+test('embed: the runner\'s refusal (0.17.4 answers 501) is unsupported, naming the model\'s capabilities', async () => {
+  fake.route('GET', '/api/tags', { body: { models: [tag('chatty:latest', 'd9')] } });
+  fake.route('POST', '/api/show', { body: show('gemma3', 32_768, ['completion']) });
+  fake.route('POST', '/api/embed', { status: 501, body: { error: 'this model does not support embeddings' } });
+  const p = provider();
+  await assert.rejects(p.embed('chatty', 'hello'), (e: unknown) => {
+    assert.ok(e instanceof ProviderError);
+    assert.equal(e.code, 'unsupported');
+    assert.equal(e.retryable, false);
+    assert.equal(e.status, 501);
+    assert.equal(e.providerMessage, 'this model does not support embeddings');
+    assert.match(e.message, /^Model 'chatty' cannot make embeddings \(its capabilities: completion\); use an embedding model/);
+    return true;
+  });
+  await p.close();
+});
+
+test('embed: the server\'s own refusal (0.9.6 answers 500 after loading the model) is unsupported, not a retryable server error', async () => {
+  fake.route('GET', '/api/tags', { body: { models: [tag('chatty:latest', 'd8')] } });
+  fake.route('POST', '/api/show', { body: { template: '{{ .Prompt }}', model_info: {} } });
+  fake.route('POST', '/api/embed', { status: 500, body: { error: 'this model does not support embeddings' } });
+  const p = provider();
+  await assert.rejects(p.embed('chatty', 'hello'), (e: unknown) => {
+    assert.ok(e instanceof ProviderError);
+    assert.equal(e.code, 'unsupported');
+    assert.equal(e.retryable, false);
+    assert.match(e.message, /^Model 'chatty' cannot make embeddings \(its capabilities: not listed by the server\)/);
+    return true;
+  });
+  await p.close();
+});
+
 test('pull: progress events in order, ending in success', async () => {
   fake.once('POST', '/api/pull', {
     steps: [

@@ -3,6 +3,7 @@
  * a change to the schema is a new entry with the next version number.
  */
 import { initial } from './001-initial.js';
+import { tokenCounts } from './002-token-counts.js';
 
 /** One schema step; `sql` runs inside the same transaction that records `version`. */
 export interface Migration {
@@ -14,7 +15,7 @@ export interface Migration {
 }
 
 /** Every migration, in the order they are applied. */
-export const MIGRATIONS: readonly Migration[] = [initial];
+export const MIGRATIONS: readonly Migration[] = [initial, tokenCounts];
 
 /** The schema version a fully migrated database has. */
 export const LATEST_SCHEMA_VERSION: number = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
