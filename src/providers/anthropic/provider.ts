@@ -20,7 +20,8 @@ import { silentLogger } from '../../core/logger.js';
 import type { ApiProviderConfig } from '../hosted.js';
 import { hostedApiKey, hostedBaseUrl, hostedOptions } from '../hosted.js';
 import { HttpTransport, resolveTimeouts } from '../../http/transport.js';
-import { probe, readJsonObject, requestOk } from '../shared/request.js';
+import { ProviderEndpoint } from '../shared/endpoint.js';
+import type { CallErrors } from '../shared/endpoint.js';
 import type { HttpResponse } from '../../http/transport.js';
 import type { ErrorContext } from './errors.js';
 import { fromHttpStatus, protocolError, toProviderError } from './errors.js';
@@ -62,8 +63,8 @@ export class AnthropicProvider implements ModelProvider {
 
   // Private fields (#) stay out of util.inspect and JSON.stringify, so the key cannot leak through them.
   readonly #apiKey: string;
-  readonly #jsonHeaders: Record<string, string>;
-  readonly #getHeaders: Record<string, string>;
+  /** Private so the key in its headers is unreachable from outside. */
+  readonly #endpoint: ProviderEndpoint;
   private readonly origin: string;
   private readonly basePath: string;
   private readonly logger: Logger;
@@ -97,8 +98,15 @@ export class AnthropicProvider implements ModelProvider {
       ...(opts.connect === undefined ? {} : { connect: opts.connect }),
     });
     const common = { 'x-api-key': key, 'anthropic-version': ANTHROPIC_VERSION, 'user-agent': 'omega' };
-    this.#getHeaders = { ...common, accept: 'application/json' };
-    this.#jsonHeaders = { ...common, 'content-type': 'application/json' };
+    this.#endpoint = new ProviderEndpoint({
+      transport: this.transport,
+      origin: this.origin,
+      basePath: this.basePath,
+      getHeaders: { ...common, accept: 'application/json' },
+      jsonHeaders: { ...common, 'content-type': 'application/json' },
+      logger: this.logger,
+      name: PROVIDER,
+    });
   }
 
   /**
@@ -118,15 +126,10 @@ export class AnthropicProvider implements ModelProvider {
 
   /** `GET /v1/models?limit=1` within `timeoutMs` (3 s by default): true on 200. Never throws. */
   async isAvailable(options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<boolean> {
-    return probe(this.transport, {
-      origin: this.origin,
-      path: `${this.basePath}/v1/models?limit=1`,
-      headers: this.#getHeaders,
+    return this.#endpoint.probe('/v1/models?limit=1', {
       signal: options?.signal,
       timeoutMs: options?.timeoutMs ?? AVAILABILITY_TIMEOUT_MS,
       connectMs: this.timeouts.connectMs,
-      logger: this.logger,
-      name: 'anthropic',
     });
   }
 
@@ -221,8 +224,17 @@ export class AnthropicProvider implements ModelProvider {
     return ctx;
   }
 
+  /** This request's failures in Anthropic's words. */
+  private errors(ctx: ErrorContext): CallErrors {
+    return {
+      failure: (error) => toProviderError(error, ctx),
+      status: (status, headers, text) => fromHttpStatus(status, headers, text, ctx),
+      unreadable: (detail, cause) => protocolError(detail, ctx, cause),
+    };
+  }
+
   /** Sends a request; resolves on a 2xx status and throws a mapped ProviderError otherwise. */
-  private async send(
+  private send(
     method: Method,
     path: string,
     body: string | undefined,
@@ -230,42 +242,12 @@ export class AnthropicProvider implements ModelProvider {
     ctx: ErrorContext,
     accept?: string,
   ): Promise<HttpResponse> {
-    const headers = body === undefined ? this.#getHeaders : this.#jsonHeaders;
-    return requestOk(
-      this.transport,
-      {
-        origin: this.origin,
-        path: this.basePath + path,
-        method,
-        headers: accept === undefined ? headers : { ...headers, accept },
-        body,
-        signal: options?.signal,
-        timeouts: options?.timeouts,
-      },
-      {
-        failure: (error) => toProviderError(error, ctx),
-        status: (status, headers, text) => fromHttpStatus(status, headers, text, ctx),
-        logger: this.logger,
-        logMessage: 'anthropic error response',
-      },
-    );
+    return this.#endpoint.send(method, path, body, options, this.errors(ctx), accept);
   }
 
   /** A non-streamed JSON call. */
-  private async json<T>(
-    method: Method,
-    path: string,
-    body: string | undefined,
-    options: CallOptions | undefined,
-    ctx: ErrorContext,
-  ): Promise<T> {
-    const res = await this.send(method, path, body, options, ctx);
-    const parsed = await readJsonObject(
-      res,
-      (error) => toProviderError(error, ctx),
-      (detail, cause) => protocolError(detail, ctx, cause),
-    );
-    return parsed as T;
+  private async json<T>(method: Method, path: string, body: string | undefined, options: CallOptions | undefined, ctx: ErrorContext): Promise<T> {
+    return (await this.#endpoint.json(method, path, body, options, this.errors(ctx))) as T;
   }
 }
 

@@ -24,7 +24,8 @@ import { silentLogger } from '../../core/logger.js';
 import type { OllamaConfig } from './spec.js';
 import { connectableOllamaUrl, resolveOllamaBaseUrl } from './base-url.js';
 import { HttpTransport, resolveTimeouts } from '../../http/transport.js';
-import { probe, readJsonObject, requestOk } from '../shared/request.js';
+import { ProviderEndpoint } from '../shared/endpoint.js';
+import type { CallErrors } from '../shared/endpoint.js';
 import type { HttpResponse } from '../../http/transport.js';
 import type { ErrorContext } from './errors.js';
 import { errorFields } from '../shared/context.js';
@@ -94,6 +95,7 @@ export class OllamaProvider implements ModelProvider {
   private readonly defaultOptions: GenerationOptions | undefined;
   private readonly logger: Logger;
   private readonly transport: HttpTransport;
+  private readonly endpoint: ProviderEndpoint;
   private readonly showConcurrency: number;
   /** `/api/show` answers by model digest: a digest names immutable content. */
   private readonly showCache = new Map<string, WireShowResponse>();
@@ -118,6 +120,15 @@ export class OllamaProvider implements ModelProvider {
       timeouts: this.timeouts,
       logger: this.logger,
       ...(opts.connect === undefined ? {} : { connect: opts.connect }),
+    });
+    this.endpoint = new ProviderEndpoint({
+      transport: this.transport,
+      origin: this.origin,
+      basePath: this.basePath,
+      getHeaders: GET_HEADERS,
+      jsonHeaders: JSON_HEADERS,
+      logger: this.logger,
+      name: PROVIDER,
     });
     this.context = new ContextManager({
       api: {
@@ -158,15 +169,10 @@ export class OllamaProvider implements ModelProvider {
 
   /** `GET /api/tags` within `timeoutMs` (2 s by default): true on 200. Never throws. */
   async isAvailable(options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<boolean> {
-    return probe(this.transport, {
-      origin: this.origin,
-      path: `${this.basePath}/api/tags`,
-      headers: GET_HEADERS,
+    return this.endpoint.probe('/api/tags', {
       signal: options?.signal,
       timeoutMs: options?.timeoutMs ?? 2000,
       connectMs: this.timeouts.connectMs,
-      logger: this.logger,
-      name: 'ollama',
     });
   }
 
@@ -379,35 +385,21 @@ export class OllamaProvider implements ModelProvider {
     return { model: this.model, keepAlive: this.keepAlive, options: this.defaultOptions };
   }
 
-  /** Sends a request; resolves on a 2xx status and throws a mapped ProviderError otherwise. */
-  private async send(
-    method: Method,
-    endpoint: string,
-    body: string | undefined,
-    options: CallOptions | undefined,
-    ctx: ErrorContext,
-  ): Promise<HttpResponse> {
-    return requestOk(
-      this.transport,
-      {
-        origin: this.origin,
-        path: this.basePath + endpoint,
-        method,
-        headers: body === undefined ? GET_HEADERS : JSON_HEADERS,
-        body,
-        signal: options?.signal,
-        timeouts: options?.timeouts,
-      },
-      {
-        failure: (error) => toProviderError(error, ctx),
-        status: (status, headers, text) => fromHttpStatus(status, headers, text, ctx),
-        logger: this.logger,
-        logMessage: 'ollama error response',
-      },
-    );
+  /** This request's failures in Ollama's words. */
+  private errors(ctx: ErrorContext): CallErrors {
+    return {
+      failure: (error) => toProviderError(error, ctx),
+      status: (status, headers, text) => fromHttpStatus(status, headers, text, ctx),
+      unreadable: (detail, cause) => protocolError(detail, ctx, cause),
+    };
   }
 
-  /** A non-streamed JSON call. */
+  /** Sends a request; resolves on a 2xx status and throws a mapped ProviderError otherwise. */
+  private send(method: Method, endpoint: string, body: string | undefined, options: CallOptions | undefined, ctx: ErrorContext): Promise<HttpResponse> {
+    return this.endpoint.send(method, endpoint, body, options, this.errors(ctx));
+  }
+
+  /** A non-streamed JSON call; an `{"error":...}` body is a ProviderError even with status 200. */
   private async json<T>(
     method: Method,
     endpoint: string,
@@ -417,12 +409,7 @@ export class OllamaProvider implements ModelProvider {
     streamed?: boolean,
   ): Promise<T> {
     const ctx = this.ctx(method, endpoint, model, streamed);
-    const res = await this.send(method, endpoint, body === undefined ? undefined : JSON.stringify(body), options, ctx);
-    const parsed = await readJsonObject(
-      res,
-      (error) => toProviderError(error, ctx),
-      (detail, cause) => protocolError(detail, ctx, cause),
-    );
+    const parsed = await this.endpoint.json(method, endpoint, body === undefined ? undefined : JSON.stringify(body), options, this.errors(ctx));
     const error = (parsed as { error?: unknown }).error;
     if (error !== undefined) throw fromStreamError(errorValueText(error) ?? 'unknown error', ctx);
     return parsed as T;

@@ -22,7 +22,8 @@ import type { ProviderError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
 import { HttpTransport, resolveTimeouts } from '../../http/transport.js';
-import { probe, readJsonObject, requestOk } from '../shared/request.js';
+import { ProviderEndpoint } from '../shared/endpoint.js';
+import type { CallErrors } from '../shared/endpoint.js';
 import type { HttpResponse } from '../../http/transport.js';
 import type { ApiErrorContext } from './errors.js';
 import { fromHttpStatus, fromStreamError, protocolError, toProviderError } from './errors.js';
@@ -82,8 +83,8 @@ export abstract class OpenAICompatibleProvider implements ModelProvider {
   private readonly transport: HttpTransport;
   // ES private fields: not shown by util.inspect or console.log of the provider, not enumerable.
   readonly #apiKey: string;
-  readonly #jsonHeaders: Record<string, string>;
-  readonly #getHeaders: Record<string, string>;
+  /** Private so the key in its headers is unreachable from outside. */
+  readonly #endpoint: ProviderEndpoint;
 
   protected constructor(identity: CompatibleIdentity, opts: OpenAICompatibleOptions = {}) {
     this.identity = identity;
@@ -104,12 +105,19 @@ export abstract class OpenAICompatibleProvider implements ModelProvider {
     this.timeouts = resolveTimeouts(OPENAI_DEFAULT_TIMEOUTS, opts.timeouts);
     this.logger = (opts.logger ?? silentLogger).child({ provider: identity.name });
     const common = { 'user-agent': 'omega', ...opts.headers, authorization: `Bearer ${key}` };
-    this.#getHeaders = { accept: 'application/json', ...common };
-    this.#jsonHeaders = { 'content-type': 'application/json', accept: 'text/event-stream', ...common };
     this.transport = new HttpTransport({
       timeouts: this.timeouts,
       logger: this.logger,
       ...(opts.connect === undefined ? {} : { connect: opts.connect }),
+    });
+    this.#endpoint = new ProviderEndpoint({
+      transport: this.transport,
+      origin: this.origin,
+      basePath: this.basePath,
+      getHeaders: { accept: 'application/json', ...common },
+      jsonHeaders: { 'content-type': 'application/json', accept: 'text/event-stream', ...common },
+      logger: this.logger,
+      name: identity.name,
     });
   }
 
@@ -122,15 +130,10 @@ export abstract class OpenAICompatibleProvider implements ModelProvider {
 
   /** A cheap authenticated request within `timeoutMs` (3 s by default): true on 200. Never throws. */
   async isAvailable(options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<boolean> {
-    return probe(this.transport, {
-      origin: this.origin,
-      path: this.basePath + this.availabilityPath(),
-      headers: this.#getHeaders,
+    return this.#endpoint.probe(this.availabilityPath(), {
       signal: options?.signal,
       timeoutMs: options?.timeoutMs ?? AVAILABILITY_TIMEOUT_MS,
       connectMs: this.timeouts.connectMs,
-      logger: this.logger,
-      name: this.name,
     });
   }
 
@@ -261,43 +264,24 @@ export abstract class OpenAICompatibleProvider implements ModelProvider {
     return new URL(this.baseUrl).host === new URL(this.identity.defaultBaseUrl).host ? this.identity.label : this.baseUrl;
   }
 
+  /** This request's failures in the provider's words. */
+  private errors(ctx: ApiErrorContext): CallErrors {
+    return {
+      failure: (error) => toProviderError(error, ctx),
+      status: (status, headers, text) => this.httpError(status, headers, text, ctx),
+      // No cause: V8's SyntaxError quotes the start of the body, which is server text.
+      unreadable: (detail) => protocolError(detail, ctx),
+    };
+  }
+
   /** Sends a request; resolves on a 2xx status and throws a mapped ProviderError otherwise. */
-  protected async send(
-    method: Method,
-    endpoint: string,
-    body: string | undefined,
-    options: CallOptions | undefined,
-    ctx: ApiErrorContext,
-  ): Promise<HttpResponse> {
-    return requestOk(
-      this.transport,
-      {
-        origin: this.origin,
-        path: this.basePath + endpoint,
-        method,
-        headers: body === undefined ? this.#getHeaders : this.#jsonHeaders,
-        body,
-        signal: options?.signal,
-        timeouts: options?.timeouts,
-      },
-      {
-        failure: (error) => toProviderError(error, ctx),
-        status: (status, headers, text) => this.httpError(status, headers, text, ctx),
-        logger: this.logger,
-        logMessage: `${this.name} error response`,
-      },
-    );
+  protected send(method: Method, endpoint: string, body: string | undefined, options: CallOptions | undefined, ctx: ApiErrorContext): Promise<HttpResponse> {
+    return this.#endpoint.send(method, endpoint, body, options, this.errors(ctx));
   }
 
   /** A GET returning JSON; an `{"error":...}` body is a ProviderError even with status 200. */
   protected async getJson(endpoint: string, options: CallOptions | undefined, ctx: ApiErrorContext): Promise<unknown> {
-    const res = await this.send('GET', endpoint, undefined, options, ctx);
-    const parsed = await readJsonObject(
-      res,
-      (error) => toProviderError(error, ctx),
-      // No cause: V8's SyntaxError quotes the start of the body, which is server text.
-      (detail) => protocolError(detail, ctx),
-    );
+    const parsed = await this.#endpoint.json('GET', endpoint, undefined, options, this.errors(ctx));
     const error = (parsed as { error?: unknown }).error;
     if (error !== undefined && error !== null) throw fromStreamError(parsed, ctx);
     return parsed;
