@@ -8,14 +8,16 @@
  * `metadata.user_id = "omega-conversation:<id>"`.
  */
 import { randomBytes } from 'node:crypto';
-import type { ChatChunk, ChatMessage, ChatRequest, GenerationOptions, ToolCall } from '../core/types.js';
+import type { ChatMessage, ChatRequest, GenerationOptions, ToolCall } from '../core/types.js';
 import { HttpError } from './errors.js';
 import { anthropicErrorType } from './errors.js';
 import type { Exchange } from './exchange.js';
-import { StreamWriter, readJsonObject, sendError, sendJson } from './exchange.js';
+import type { StreamWriter } from './exchange.js';
+import { readJsonObject, sendJson } from './exchange.js';
 import { routedChat } from './ollama-api.js';
 import { requireModel, resolveModel } from './routing.js';
 import type { ServerContext } from './server.js';
+import { relayStream } from './stream-relay.js';
 
 const SSE = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' };
 const CONVERSATION_PREFIX = 'omega-conversation:';
@@ -173,12 +175,10 @@ export function registerAnthropic(ctx: ServerContext): void {
       return;
     }
 
-    let writer: StreamWriter | undefined;
     /** The open content block: its index and type. */
     let open: { index: number; type: 'text' | 'thinking' } | undefined;
     let nextIndex = 0;
     let toolUse = false;
-    let final: ChatChunk | undefined;
     const closeBlock = (w: StreamWriter): void => {
       if (open === undefined) return;
       w.write(event('content_block_stop', { type: 'content_block_stop', index: open.index }));
@@ -192,51 +192,39 @@ export function registerAnthropic(ctx: ServerContext): void {
       w.write(event('content_block_start', { type: 'content_block_start', index: open.index, content_block: block }));
       return open.index;
     };
-    try {
-      for await (const ev of ctx.gateway.chatStream(routed, { signal: ex.signal })) {
-        if (ev.type === 'done') {
-          ctx.record(ex, ev.message);
-          continue;
-        }
-        const chunk = ev.chunk;
-        if (writer === undefined) {
-          ex.provider = ev.provider;
-          writer = new StreamWriter(ex, 200, { ...SSE, 'x-omega-provider': ev.provider });
-          writer.write(
-            event('message_start', {
-              type: 'message_start',
-              message: { id: messageId, type: 'message', role: 'assistant', model: name, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } },
-            }),
-          );
-          writer.write(event('ping', { type: 'ping' }));
-        }
+    const outcome = await relayStream(ctx, ex, ctx.gateway.chatStream(routed, { signal: ex.signal }), {
+      headers: SSE,
+      start: (w) => {
+        w.write(
+          event('message_start', {
+            type: 'message_start',
+            message: { id: messageId, type: 'message', role: 'assistant', model: name, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } },
+          }),
+        );
+        w.write(event('ping', { type: 'ping' }));
+      },
+      chunk: (w, chunk) => {
         if (chunk.thinking !== undefined && chunk.thinking !== '') {
-          const index = ensureBlock(writer, 'thinking');
-          writer.write(event('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking: chunk.thinking } }));
+          const index = ensureBlock(w, 'thinking');
+          w.write(event('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking: chunk.thinking } }));
         }
         if (chunk.content !== '') {
-          const index = ensureBlock(writer, 'text');
-          writer.write(`event: content_block_delta\ndata: {"type":"content_block_delta","index":${index},"delta":{"type":"text_delta","text":${JSON.stringify(chunk.content)}}}\n\n`);
+          const index = ensureBlock(w, 'text');
+          w.write(`event: content_block_delta\ndata: {"type":"content_block_delta","index":${index},"delta":{"type":"text_delta","text":${JSON.stringify(chunk.content)}}}\n\n`);
         }
         for (const call of chunk.toolCalls ?? []) {
-          closeBlock(writer);
+          closeBlock(w);
           toolUse = true;
           const index = nextIndex++;
-          writer.write(event('content_block_start', { type: 'content_block_start', index, content_block: { type: 'tool_use', id: call.id ?? id('toolu_'), name: call.name, input: {} } }));
-          writer.write(event('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: JSON.stringify(call.arguments) } }));
-          writer.write(event('content_block_stop', { type: 'content_block_stop', index }));
+          w.write(event('content_block_start', { type: 'content_block_start', index, content_block: { type: 'tool_use', id: call.id ?? id('toolu_'), name: call.name, input: {} } }));
+          w.write(event('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: JSON.stringify(call.arguments) } }));
+          w.write(event('content_block_stop', { type: 'content_block_stop', index }));
         }
-        if (chunk.done) final = chunk;
-        const wait = writer.ready();
-        if (wait !== undefined) await wait;
-      }
-    } catch (error) {
-      if (writer === undefined) throw error;
-      const e = sendError(ex, error);
-      if (!ex.signal.aborted) writer.write(event('error', { type: 'error', error: { type: anthropicErrorType(e.status), message: e.message } }));
-      writer.end();
-      return;
-    }
+      },
+      error: (w, e) => w.write(event('error', { type: 'error', error: { type: anthropicErrorType(e.status), message: e.message } })),
+    });
+    if (!outcome.ok) return;
+    const { writer, final } = outcome;
     if (writer === undefined) throw new HttpError(502, 'The provider ended the answer without any content.', 'protocol');
     closeBlock(writer);
     writer.write(

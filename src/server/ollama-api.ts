@@ -11,13 +11,14 @@ import { randomUUID } from 'node:crypto';
 import type { ChatChunk, ChatMessage, ChatRequest, GenerationOptions, ThinkSetting, ToolCall, ToolDefinition } from '../core/types.js';
 import { HttpError } from './errors.js';
 import type { Exchange } from './exchange.js';
-import { StreamWriter, readJsonObject, sendError, sendJson, sendText } from './exchange.js';
+import { StreamWriter, readJsonObject, sendJson, sendText } from './exchange.js';
 import type { RoutedChat } from './gateway-adapter.js';
 import { listReachable, tagsEntry } from './models.js';
 import { relayGeneration } from './ollama-relay.js';
 import { resolveModel } from './routing.js';
 import type { Route } from './routing.js';
 import type { ServerContext } from './server.js';
+import { relayStream } from './stream-relay.js';
 
 /** Header naming a conversation whose history Omega keeps. */
 export const CONVERSATION_HEADER = 'x-omega-conversation';
@@ -191,29 +192,14 @@ async function answer(ctx: ServerContext, ex: Exchange, kind: Kind, model: strin
     return;
   }
   const modelJson = JSON.stringify(model);
-  let writer: StreamWriter | undefined;
-  try {
-    for await (const ev of ctx.gateway.chatStream(routed, { signal: ex.signal })) {
-      if (ev.type === 'done') {
-        ctx.record(ex, ev.message);
-        continue;
-      }
-      if (writer === undefined) {
-        ex.provider = ev.provider;
-        writer = new StreamWriter(ex, 200, { ...NDJSON, 'x-omega-provider': ev.provider });
-      }
-      writer.write(chunkLine(kind, modelJson, ev.chunk));
-      const wait = writer.ready();
-      if (wait !== undefined) await wait;
-    }
-  } catch (error) {
-    if (writer === undefined) throw error;
+  const outcome = await relayStream(ctx, ex, ctx.gateway.chatStream(routed, { signal: ex.signal }), {
+    headers: NDJSON,
+    chunk: (w, chunk) => w.write(chunkLine(kind, modelJson, chunk)),
     // Headers are out: the error goes into the stream, as Ollama reports a failure mid-answer.
-    const e = sendError(ex, error);
-    if (!ex.signal.aborted) writer.write(`${JSON.stringify({ error: e.message })}\n`);
-  }
-  if (writer === undefined) writer = new StreamWriter(ex, 200, NDJSON);
-  writer.end();
+    error: (w, e) => w.write(`${JSON.stringify({ error: e.message })}\n`),
+  });
+  if (!outcome.ok) return;
+  (outcome.writer ?? new StreamWriter(ex, 200, NDJSON)).end();
 }
 
 /** Registers Ollama's routes. */

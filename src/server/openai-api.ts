@@ -7,13 +7,14 @@
  * set headers, `metadata.omega_conversation` in the body.
  */
 import { randomBytes } from 'node:crypto';
-import type { ChatChunk, ChatMessage, ChatRequest, GenerationOptions, ToolCall, ToolDefinition } from '../core/types.js';
+import type { ChatMessage, ChatRequest, GenerationOptions, ToolCall, ToolDefinition } from '../core/types.js';
 import { HttpError } from './errors.js';
-import { StreamWriter, readJsonObject, sendError, sendJson } from './exchange.js';
+import { StreamWriter, readJsonObject, sendJson } from './exchange.js';
 import { listReachable } from './models.js';
 import { routedChat } from './ollama-api.js';
 import { requireModel, resolveModel } from './routing.js';
 import type { ServerContext } from './server.js';
+import { relayStream } from './stream-relay.js';
 
 const SSE = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' };
 
@@ -181,23 +182,13 @@ export function registerOpenAI(ctx: ServerContext): void {
     const includeUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
     // The fixed part of every chunk, serialised once.
     const head = `data: {"id":"${completionId}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(name)},"system_fingerprint":"omega","choices":[`;
-    let writer: StreamWriter | undefined;
     let toolIndex = 0;
-    let final: ChatChunk | undefined;
-    try {
-      for await (const ev of ctx.gateway.chatStream(routed, { signal: ex.signal })) {
-        if (ev.type === 'done') {
-          ctx.record(ex, ev.message);
-          continue;
-        }
-        const chunk = ev.chunk;
-        if (writer === undefined) {
-          ex.provider = ev.provider;
-          writer = new StreamWriter(ex, 200, { ...SSE, 'x-omega-provider': ev.provider });
-          writer.write(`${head}{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n`);
-        }
+    const outcome = await relayStream(ctx, ex, ctx.gateway.chatStream(routed, { signal: ex.signal }), {
+      headers: SSE,
+      start: (w) => w.write(`${head}{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n`),
+      chunk: (w, chunk) => {
         if (chunk.content !== '' && chunk.thinking === undefined && chunk.toolCalls === undefined) {
-          writer.write(`${head}{"index":0,"delta":{"content":${JSON.stringify(chunk.content)}},"logprobs":null,"finish_reason":null}]}\n\n`);
+          w.write(`${head}{"index":0,"delta":{"content":${JSON.stringify(chunk.content)}},"logprobs":null,"finish_reason":null}]}\n\n`);
         } else if (chunk.content !== '' || (chunk.thinking ?? '') !== '' || (chunk.toolCalls?.length ?? 0) > 0) {
           const delta: Record<string, unknown> = {};
           if (chunk.content !== '') delta.content = chunk.content;
@@ -206,22 +197,15 @@ export function registerOpenAI(ctx: ServerContext): void {
             delta.tool_calls = toolCallsOut(chunk.toolCalls, toolIndex, true);
             toolIndex += chunk.toolCalls.length;
           }
-          writer.write(`${head}${JSON.stringify({ index: 0, delta, logprobs: null, finish_reason: null })}]}\n\n`);
+          w.write(`${head}${JSON.stringify({ index: 0, delta, logprobs: null, finish_reason: null })}]}\n\n`);
         }
-        if (chunk.done) final = chunk;
-        const wait = writer.ready();
-        if (wait !== undefined) await wait;
-      }
-    } catch (error) {
-      if (writer === undefined) throw error;
-      const e = sendError(ex, error);
-      if (!ex.signal.aborted) {
-        writer.write(`event: error\ndata: ${JSON.stringify({ error: { message: e.message, type: e.status >= 500 ? 'api_error' : 'invalid_request_error', param: null, code: e.code } })}\n\n`);
-      }
-      writer.end();
-      return;
-    }
-    if (writer === undefined) writer = new StreamWriter(ex, 200, SSE);
+      },
+      error: (w, e) =>
+        w.write(`event: error\ndata: ${JSON.stringify({ error: { message: e.message, type: e.status >= 500 ? 'api_error' : 'invalid_request_error', param: null, code: e.code } })}\n\n`),
+    });
+    if (!outcome.ok) return;
+    const final = outcome.final;
+    const writer = outcome.writer ?? new StreamWriter(ex, 200, SSE);
     writer.write(`${head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${finishReason(final?.doneReason, toolIndex > 0)}"}]}\n\n`);
     if (includeUsage) {
       const u = usageOut(final?.usage?.promptTokens, final?.usage?.completionTokens);
