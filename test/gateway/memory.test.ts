@@ -57,6 +57,39 @@ function exited(child: ChildProcess): Promise<{ code: number | null; signal: Nod
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
+/** What opening a database (and writing to it) came to, as a user who is not root. */
+interface OpenOutcome {
+  ok: boolean;
+  memoryError?: boolean;
+  code?: string;
+  file?: string;
+  message?: string;
+}
+
+/**
+ * Opens `file` as this user, or, when that is root (which ignores file and directory modes),
+ * in a child process running as "nobody".
+ */
+async function openAsUnprivileged(file: string): Promise<OpenOutcome> {
+  if (process.getuid?.() === 0) {
+    const child = runChild(['probe', file], { uid: 65534, gid: 65534 });
+    let out = '';
+    let err = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    const result = await exited(child);
+    assert.equal(result.code, 0, err);
+    return JSON.parse(out.trim()) as OpenOutcome;
+  }
+  try {
+    SqliteMemory.open(file).close();
+    return { ok: true };
+  } catch (error) {
+    const e = error as MemoryError;
+    return { ok: false, memoryError: error instanceof MemoryError, code: e.code, file: e.file, message: e.message };
+  }
+}
+
 function sqliteMaster(file: string): string[] {
   const db = new Database(file, { readonly: true });
   try {
@@ -453,8 +486,6 @@ describe('SqliteMemory under concurrency and failure', () => {
   });
 
   it('a chmod 0444 file gives a "readonly" MemoryError at open for a user who cannot write it', { timeout: 60_000 }, async () => {
-    // Root ignores file modes, so as root the open runs in a child process as "nobody".
-    const asRoot = process.getuid?.() === 0;
     const roDir = join(dir.path, 'perm');
     mkdirSync(roDir);
     const file = join(roDir, 'memory.db');
@@ -471,25 +502,7 @@ describe('SqliteMemory under concurrency and failure', () => {
       chmodSync(dir.path, 0o755);
       for (const { dirMode, label } of cases) {
         chmodSync(roDir, dirMode);
-        let outcome: { ok: boolean; memoryError?: boolean; code?: string; file?: string; message?: string };
-        if (asRoot) {
-          const child = runChild(['probe', file], { uid: 65534, gid: 65534 });
-          let out = '';
-          let err = '';
-          child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-          child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-          const result = await exited(child);
-          assert.equal(result.code, 0, err);
-          outcome = JSON.parse(out.trim()) as typeof outcome;
-        } else {
-          try {
-            SqliteMemory.open(file).close();
-            outcome = { ok: true };
-          } catch (error) {
-            const e = error as MemoryError;
-            outcome = { ok: false, memoryError: error instanceof MemoryError, code: e.code, file: e.file, message: e.message };
-          }
-        }
+        const outcome = await openAsUnprivileged(file);
         assert.equal(outcome.ok, false, label);
         assert.equal(outcome.memoryError, true, label);
         assert.equal(outcome.code, 'readonly', label);
@@ -504,32 +517,14 @@ describe('SqliteMemory under concurrency and failure', () => {
   });
 
   it('a new database in a directory this user cannot write is a "readonly" MemoryError naming the directory', { timeout: 60_000 }, async () => {
-    // Root ignores directory modes, so as root the open runs in a child process as "nobody".
     const roDir = join(dir.path, 'ro-new');
     mkdirSync(roDir);
     const file = join(roDir, 'memory.db');
     chmodSync(dir.path, 0o755);
     chmodSync(roDir, 0o555);
-    let outcome: { ok: boolean; memoryError?: boolean; code?: string; file?: string; message?: string };
+    let outcome: OpenOutcome;
     try {
-      if (process.getuid?.() === 0) {
-        const child = runChild(['probe', file], { uid: 65534, gid: 65534 });
-        let out = '';
-        let err = '';
-        child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-        child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-        const result = await exited(child);
-        assert.equal(result.code, 0, err);
-        outcome = JSON.parse(out.trim()) as typeof outcome;
-      } else {
-        try {
-          SqliteMemory.open(file).close();
-          outcome = { ok: true };
-        } catch (error) {
-          const e = error as MemoryError;
-          outcome = { ok: false, memoryError: error instanceof MemoryError, code: e.code, file: e.file, message: e.message };
-        }
-      }
+      outcome = await openAsUnprivileged(file);
     } finally {
       chmodSync(roDir, 0o700);
     }
