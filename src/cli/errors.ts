@@ -84,6 +84,10 @@ export function describeError(error: unknown, verbose = false): string {
     text = withPeriod(error.message.replace(/\s*\n\s*/g, ' ').replace(/\.$/, '') + configLocation(error.message, error));
     if (error.expected !== undefined && !text.includes(error.expected)) text += ` Expected ${withPeriod(error.expected)}`;
   }
+  // The library names its option (timeouts.loadMs); a CLI user sets the config key instead.
+  if (error instanceof ProviderError && error.setting !== undefined && !text.includes(error.setting.configKey)) {
+    text += ` In config.toml that is ${error.setting.configKey}.`;
+  }
   let hint = error instanceof OmegaError ? error.hint : undefined;
   if (hint === undefined && error instanceof ProviderError) hint = fallbackHint(error);
   const saysWhatToDo = /`[^`]+`/.test(text);

@@ -93,6 +93,8 @@ export interface ProviderErrorOptions {
   retryAfterMs?: number;
   /** The provider's own error text, verbatim. */
   providerMessage?: string;
+  /** The setting that would fix it: see {@link ProviderSetting}. */
+  setting?: ProviderSetting;
   /** The model the request named. */
   model?: string;
   /** The base URL the request went to. */
@@ -101,6 +103,15 @@ export interface ProviderErrorOptions {
   endpoint?: string;
   /** Where {@link baseUrl} came from. */
   baseUrlSource?: BaseUrlSource;
+}
+
+/**
+ * A setting by its two names: the library option that the message names (`timeouts.loadMs`) and
+ * the config.toml key a CLI user sets instead (`provider.ollama.timeouts.load`).
+ */
+export interface ProviderSetting {
+  option: string;
+  configKey: string;
 }
 
 /** A provider call failed. `code` says how; `retryable` says whether to try again or elsewhere. */
@@ -113,6 +124,8 @@ export class ProviderError extends OmegaError {
   readonly partialText?: string;
   readonly retryAfterMs?: number;
   readonly providerMessage?: string;
+  /** The setting that would fix this failure (a timeout's limit), for callers to name. */
+  readonly setting?: ProviderSetting;
   /** The model the request named; read this rather than parsing the message. */
   readonly model?: string;
   /** The base URL the request went to. */
@@ -133,6 +146,7 @@ export class ProviderError extends OmegaError {
     if (options.partialText !== undefined) this.partialText = options.partialText;
     if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
     if (options.providerMessage !== undefined) this.providerMessage = options.providerMessage;
+    if (options.setting !== undefined) this.setting = options.setting;
     if (options.model !== undefined) this.model = options.model;
     if (options.baseUrl !== undefined) this.baseUrl = options.baseUrl;
     if (options.endpoint !== undefined) this.endpoint = options.endpoint;

@@ -109,6 +109,16 @@ describe('omega ask', () => {
     assert.equal(stopped.stdout, '');
   });
 
+  it('a timeout names the library option in the message and the CLI adds the config key', async () => {
+    reset();
+    fake.chat = { chunks: ['First words ', 'never sent'], stallAfter: 1 };
+    const own = writeConfig(home.path, { baseUrl: fake.url, name: 'idle.toml', extra: '[provider.ollama.timeouts]\nidle = 0.3\n' });
+    const r = await runCli(['--config', own, 'ask', 'Tell me a story'], { home: home.path });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /sent nothing for 300 ms in the middle of a response; if the model is just slow, raise timeouts\.idleMs\./);
+    assert.match(r.stderr, /In config\.toml that is provider\.ollama\.timeouts\.idle\./);
+  });
+
   it('reads the prompt from stdin when none is given', async () => {
     reset();
     const r = await runCli(['--config', config, 'ask'], { home: home.path, input: 'Why is the sea blue?\n' });

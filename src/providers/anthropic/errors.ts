@@ -143,21 +143,22 @@ const WORDING: FailureWording<ErrorContext> = {
   unreachable: (e, ctx) => ({
     message: `Could not connect to Anthropic at ${ctx.baseUrl}${e.errno === undefined ? '' : ` (${e.errno})`}; check the network connection or provider.anthropic.base_url.`,
   }),
-  timeout: (phase, d, ctx) => {
+  timeout: (phase, d, ctx, option) => {
     switch (phase) {
       case 'connect':
-        return `Could not connect to Anthropic at ${ctx.baseUrl} within ${d}; check the network or raise provider.anthropic.timeouts.connect.`;
+        return `Could not connect to Anthropic at ${ctx.baseUrl} within ${d}; check the network or raise ${option}.`;
       case 'load':
         if (ctx.streamed === false) {
-          return `Anthropic did not answer within ${d}; a long answer takes longer than that unstreamed, so raise provider.anthropic.timeouts.load or stream the answer.`;
+          return `Anthropic did not answer within ${d}; a long answer takes longer than that unstreamed, so raise ${option} or stream the answer.`;
         }
-        return `Anthropic did not start answering within ${d}; raise provider.anthropic.timeouts.load.`;
+        return `Anthropic did not start answering within ${d}; raise ${option}.`;
       case 'idle':
-        return `Anthropic sent nothing for ${d} in the middle of a response; raise provider.anthropic.timeouts.idle if that is expected.`;
+        return `Anthropic sent nothing for ${d} in the middle of a response; raise ${option} if that is expected.`;
       default:
-        return `The Anthropic request took longer than ${d}; raise provider.anthropic.timeouts.request (0 means no limit).`;
+        return `The Anthropic request took longer than ${d}; raise ${option} (0 means no limit).`;
     }
   },
+  configSection: () => 'provider.anthropic',
   connectionLost: (ctx) => `The connection to Anthropic at ${ctx.baseUrl} was lost mid-response; try again.`,
   invalidHttp: (ctx) =>
     `The server at ${ctx.baseUrl} did not answer with valid HTTP; check that provider.anthropic.base_url points at the Messages API.`,

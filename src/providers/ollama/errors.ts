@@ -85,21 +85,22 @@ const WORDING: FailureWording<ErrorContext> = {
     }
     return { message: notRunningMessage(ctx) };
   },
-  timeout: (phase, d, ctx) => {
+  timeout: (phase, d, ctx, option) => {
     switch (phase) {
       case 'connect':
-        return `Could not connect to Ollama at ${ctx.baseUrl} within ${d}; check the address or raise provider.ollama.timeouts.connect.`;
+        return `Could not connect to Ollama at ${ctx.baseUrl} within ${d}; check the address or raise ${option}.`;
       case 'load':
         if (ctx.streamed === false) {
-          return `Ollama did not answer within ${d}; the model may still be loading or writing a long answer, so raise provider.ollama.timeouts.load or stream the answer.`;
+          return `Ollama did not answer within ${d}; the model may still be loading or writing a long answer, so raise ${option} or stream the answer.`;
         }
-        return `Ollama did not start answering within ${d}; the model may still be loading, so raise provider.ollama.timeouts.load.`;
+        return `Ollama did not start answering within ${d}; the model may still be loading, so raise ${option}.`;
       case 'idle':
-        return `Ollama sent nothing for ${d} in the middle of a response; if the model is just slow, raise provider.ollama.timeouts.idle.`;
+        return `Ollama sent nothing for ${d} in the middle of a response; if the model is just slow, raise ${option}.`;
       default:
-        return `The Ollama request took longer than ${d}; raise provider.ollama.timeouts.request (0 means no limit).`;
+        return `The Ollama request took longer than ${d}; raise ${option} (0 means no limit).`;
     }
   },
+  configSection: () => 'provider.ollama',
   connectionLost: (ctx) =>
     `The connection to Ollama at ${ctx.baseUrl} was lost mid-response; check that Ollama is still running (it may have crashed or run out of memory) and try again.`,
   invalidHttp: (ctx) => `The server at ${ctx.baseUrl} did not answer with valid HTTP; check that provider.ollama.base_url points at Ollama.`,

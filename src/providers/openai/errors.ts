@@ -210,19 +210,19 @@ const WORDING: FailureWording<ApiErrorContext> = {
   unreachable: (e, ctx) => ({
     message: `Could not connect to ${at(ctx)}${e.errno ? ` (${e.errno})` : ''}; check the network connection and ${ctx.configSection}.base_url.`,
   }),
-  timeout: (phase, d, ctx) => {
-    const key = `${ctx.configSection}.timeouts`;
+  timeout: (phase, d, ctx, option) => {
     switch (phase) {
       case 'connect':
-        return `Could not connect to ${at(ctx)} within ${d}; check the network or raise ${key}.connect.`;
+        return `Could not connect to ${at(ctx)} within ${d}; check the network or raise ${option}.`;
       case 'load':
-        return `${ctx.label} did not start answering within ${d}; try again, or raise ${key}.load if the model is slow to start.`;
+        return `${ctx.label} did not start answering within ${d}; try again, or raise ${option} if the model is slow to start.`;
       case 'idle':
-        return `${ctx.label} sent nothing for ${d} in the middle of a response; try again, or raise ${key}.idle.`;
+        return `${ctx.label} sent nothing for ${d} in the middle of a response; try again, or raise ${option}.`;
       default:
-        return `${requestOf(ctx)} took longer than ${d}; raise ${key}.request (0 means no limit).`;
+        return `${requestOf(ctx)} took longer than ${d}; raise ${option} (0 means no limit).`;
     }
   },
+  configSection: (ctx) => ctx.configSection,
   connectionLost: (ctx) => `The connection to ${at(ctx)} was lost mid-response; try again.`,
   invalidHttp: (ctx) => `The server at ${ctx.baseUrl} did not answer with valid HTTP; check ${ctx.configSection}.base_url.`,
   unreadable: (detail, ctx) =>

@@ -21,8 +21,13 @@ export interface FailureWording<C extends RequestContext> {
   client: (ctx: C) => string;
   /** Nothing accepted the connection (refused, DNS, unreachable). */
   unreachable: (err: TransportError, ctx: C) => { message: string; hint?: string };
-  /** A phase timer expired; `d` is the limit in words (`5 s`). */
-  timeout: (phase: TimeoutPhase, d: string, ctx: C) => string;
+  /**
+   * A phase timer expired; `d` is the limit in words (`5 s`), `option` the library option that
+   * sets it (`timeouts.loadMs`), which the message names.
+   */
+  timeout: (phase: TimeoutPhase, d: string, ctx: C, option: string) => string;
+  /** The provider's config.toml table (`provider.ollama`), for the config key of a setting. */
+  configSection: (ctx: C) => string;
   connectionLost: (ctx: C) => string;
   /** The peer did not speak HTTP. */
   invalidHttp: (ctx: C) => string;
@@ -54,7 +59,8 @@ export function transportError<C extends RequestContext>(
     }
     case 'timeout': {
       const phase = err.phase ?? 'request';
-      return new ProviderError({ ...base, phase, message: wording.timeout(phase, formatDuration(err.timeoutMs ?? 0), ctx) });
+      const setting = { option: `timeouts.${phase}Ms`, configKey: `${wording.configSection(ctx)}.timeouts.${phase}` };
+      return new ProviderError({ ...base, phase, setting, message: wording.timeout(phase, formatDuration(err.timeoutMs ?? 0), ctx, setting.option) });
     }
     case 'aborted':
       return new ProviderError({ ...base, message: `${wording.request(ctx)} (${endpoint}) was cancelled.` });

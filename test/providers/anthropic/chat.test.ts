@@ -306,7 +306,8 @@ test('timeouts by phase: no headers within load, silence mid-stream beyond idle'
   await assert.rejects(p.chat({ messages: [{ role: 'user', content: 'x' }] }), (e) => {
     assert.ok(isProviderError(e, 'timeout'));
     assert.equal(e.phase, 'load');
-    assert.match(e.message, /provider\.anthropic\.timeouts\.load/);
+    assert.match(e.message, /raise timeouts\.loadMs/);
+    assert.equal(e.setting?.configKey, 'provider.anthropic.timeouts.load');
     assert.match(e.message, /stream/);
     return true;
   });

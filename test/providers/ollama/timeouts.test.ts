@@ -40,14 +40,15 @@ function slowStream(n: number, gapMs: number): Step[] {
   return steps;
 }
 
-test('connect timeout: its own message naming provider.ollama.timeouts.connect', async () => {
+test('connect timeout: its own message naming timeouts.connectMs (provider.ollama.timeouts.connect in config)', async () => {
   const p = provider({ timeouts: { connectMs: 100 }, connect: hangingConnector });
   await assert.rejects(
     p.chat(MSG),
     expectError('timeout', (e) => {
       assert.equal(e.phase, 'connect');
       assert.match(e.message, /within 100 ms/);
-      assert.match(e.message, /provider\.ollama\.timeouts\.connect/);
+      assert.match(e.message, /raise timeouts\.connectMs/);
+      assert.deepEqual(e.setting, { option: 'timeouts.connectMs', configKey: 'provider.ollama.timeouts.connect' });
       assert.equal(e.retryable, true);
     }),
   );
@@ -63,7 +64,8 @@ test('load timeout: the model may still be loading', async () => {
     expectError('timeout', (e) => {
       assert.equal(e.phase, 'load');
       assert.match(e.message, /did not start answering within 150 ms; the model may still be loading/);
-      assert.match(e.message, /provider\.ollama\.timeouts\.load/);
+      assert.match(e.message, /raise timeouts\.loadMs/);
+      assert.deepEqual(e.setting, { option: 'timeouts.loadMs', configKey: 'provider.ollama.timeouts.load' });
     }),
   );
   // Non-streamed, the load phase also covers writing the answer, and the message says so.
@@ -72,7 +74,8 @@ test('load timeout: the model may still be loading', async () => {
     expectError('timeout', (e) => {
       assert.equal(e.phase, 'load');
       assert.match(e.message, /loading or writing a long answer/);
-      assert.match(e.message, /provider\.ollama\.timeouts\.load/);
+      assert.match(e.message, /raise timeouts\.loadMs/);
+      assert.deepEqual(e.setting, { option: 'timeouts.loadMs', configKey: 'provider.ollama.timeouts.load' });
     }),
   );
   await p.close();
@@ -95,7 +98,8 @@ test('idle timeout mid-stream keeps the partial text', async () => {
     expectError('timeout', (e) => {
       assert.equal(e.phase, 'idle');
       assert.equal(e.partialText, 'so far');
-      assert.match(e.message, /provider\.ollama\.timeouts\.idle/);
+      assert.match(e.message, /raise timeouts\.idleMs/);
+      assert.deepEqual(e.setting, { option: 'timeouts.idleMs', configKey: 'provider.ollama.timeouts.idle' });
     }),
   );
   await p.close();
@@ -108,7 +112,8 @@ test('whole-request timeout', async () => {
     collect(p.chatStream(MSG)),
     expectError('timeout', (e) => {
       assert.equal(e.phase, 'request');
-      assert.match(e.message, /provider\.ollama\.timeouts\.request/);
+      assert.match(e.message, /raise timeouts\.requestMs/);
+      assert.deepEqual(e.setting, { option: 'timeouts.requestMs', configKey: 'provider.ollama.timeouts.request' });
     }),
   );
   await p.close();

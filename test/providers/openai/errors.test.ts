@@ -195,7 +195,8 @@ test('timeouts by phase: load (no headers) and idle (silence mid-stream, with th
     expectError('timeout', (e) => {
       assert.equal(e.phase, 'load');
       assert.equal(e.retryable, true);
-      assert.match(e.message, /did not start answering within 150 ms.*provider\.openai\.timeouts\.load/);
+      assert.match(e.message, /did not start answering within 150 ms.*timeouts\.loadMs/);
+      assert.equal(e.setting?.configKey, 'provider.openai.timeouts.load');
     }),
   );
   await assert.rejects(
@@ -203,7 +204,8 @@ test('timeouts by phase: load (no headers) and idle (silence mid-stream, with th
     expectError('timeout', (e) => {
       assert.equal(e.phase, 'idle');
       assert.equal(e.partialText, 'so far');
-      assert.match(e.message, /provider\.openai\.timeouts\.idle/);
+      assert.match(e.message, /timeouts\.idleMs/);
+      assert.equal(e.setting?.configKey, 'provider.openai.timeouts.idle');
     }),
   );
   // Per-call timeouts override the provider's.
