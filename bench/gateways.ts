@@ -14,6 +14,7 @@ import type { GatewayCall, GatewayTarget, LoadResult, ManyResult } from './gw-cl
 import type { GwReply, GwRequest } from './gw-worker.js';
 import { startLitellm, startOmega, startPortkey, tempDir, treeCpuMs, treeRss } from './peers.js';
 import type { RunningGateway, StartedGateway, Unavailable } from './peers.js';
+import { closeWorker } from './spawn.js';
 import type { BenchServer } from './spawn.js';
 import { fmt, median, mib, rotate, summarize } from './stats.js';
 import type { Summary } from './stats.js';
@@ -165,19 +166,7 @@ async function startWorker(): Promise<Worker> {
         child.send({ ...req, id });
       });
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (exited) {
-          resolve();
-          return;
-        }
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        child.once('exit', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        child.send({ type: 'close', id: 0 });
-      }),
+    close: () => closeWorker(child, () => exited),
   };
 }
 

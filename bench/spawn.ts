@@ -79,3 +79,22 @@ export async function spawnBenchServer(): Promise<BenchServer> {
       }),
   };
 }
+
+/**
+ * Asks a worker child to close (`{ type: 'close', id: 0 }`) and resolves once it has exited. A
+ * worker that keeps a handle open after closing its client is killed after 5 s, not waited for.
+ */
+export function closeWorker(child: ChildProcess, exited: () => boolean): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (exited()) {
+      resolve();
+      return;
+    }
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.send({ type: 'close', id: 0 });
+  });
+}

@@ -5,6 +5,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { LABELS } from './clients.js';
 import type { CallResult, ClientName } from './clients.js';
+import { closeWorker } from './spawn.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
 
 /** A client living in its own process. */
@@ -85,19 +86,6 @@ export async function spawnClient(name: ClientName, baseUrl: string, omegaUrl: s
       const r = await call<Extract<WorkerReply, { type: 'load' }>>({ type: 'load', model, total, concurrency, wantChars });
       return { ms: r.ms, bad: r.bad, cpuMicros: r.cpuMicros };
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (exited) {
-          resolve();
-          return;
-        }
-        // A worker that keeps a handle open after closing its client is not waited for.
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        child.once('exit', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        child.send({ type: 'close', id: 0 });
-      }),
+    close: () => closeWorker(child, () => exited),
   };
 }
