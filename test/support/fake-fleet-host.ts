@@ -50,6 +50,8 @@ export class FakeFleetHost {
   chatFault: HostFault = 'none';
   /** When set, a streamed chat answer sends this many pieces and then resets the connection. */
   cutAfterParts: number | undefined;
+  /** When set, `/api/pull` ends with this error line instead of success. */
+  pullError: string | undefined;
   /** Chat requests running now, and the most at once. */
   chatsRunning = 0;
   maxChatsRunning = 0;
@@ -78,7 +80,13 @@ export class FakeFleetHost {
         if (!this.models.includes(model)) return { status: 404, body: { error: `model '${model}' not found` } };
         return { body: { capabilities: ['completion'], model_info: { 'general.architecture': 'llama', 'llama.context_length': 8192 }, details: { family: 'llama' } } };
       }))
-      .route('POST', '/api/chat', answer((req) => this.chat(req)));
+      .route('POST', '/api/chat', answer((req) => this.chat(req)))
+      .route('POST', '/api/pull', answer((req) => {
+        const model = tagged(String((req.json as { model?: unknown } | undefined)?.model ?? ''));
+        if (this.pullError !== undefined) return { steps: [{ write: ndjson({ status: 'pulling manifest' }, { error: this.pullError }) }] };
+        if (!this.models.includes(model)) this.models.push(model);
+        return { steps: [{ write: ndjson({ status: 'pulling manifest' }, { status: 'pulling abc', digest: 'sha256:abc', total: 10, completed: 10 }, { status: 'success' }) }] };
+      }));
   }
 
   /** Starts a fake host on 127.0.0.1 and a random port. */
@@ -144,7 +152,8 @@ export class FakeFleetHost {
       const steps: Script['steps'] = [];
       for (const [i, part] of this.parts.entries()) {
         if (this.cutAfterParts !== undefined && i >= this.cutAfterParts) {
-          steps.push({ reset: true });
+          // Time for the client to read what was sent: a reset discards unread bytes.
+          steps.push({ delay: 50 }, { reset: true });
           return { steps };
         }
         if (this.partDelayMs > 0) steps.push({ delay: this.partDelayMs });
