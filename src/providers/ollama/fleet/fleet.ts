@@ -621,6 +621,7 @@ export class OllamaFleet implements ModelProvider {
         code: 'busy',
         model,
         retryAfterMs,
+        setting: { option: 'fleet.queueSize', configKey: 'provider.ollama.fleet.queue_size' },
         message: `Every Ollama host with '${model}' is busy (${slots} slot(s)) and ${r.waiting} request(s) already wait, the most fleet.queueSize allows; retry in about ${Math.ceil(retryAfterMs / 1000)} s, or raise fleet.queueSize or a host's maxConcurrent.`,
       });
     }
@@ -630,6 +631,7 @@ export class OllamaFleet implements ModelProvider {
       code: 'busy',
       model,
       retryAfterMs,
+      setting: { option: 'fleet.queueTimeoutMs', configKey: 'provider.ollama.fleet.queue_timeout' },
       message: `Every Ollama host with '${model}' stayed busy (${slots} slot(s)) for the ${Math.round(r.waitedMs)} ms the request waited (fleet.queueTimeoutMs); retry in about ${Math.ceil(retryAfterMs / 1000)} s, or raise fleet.queueTimeoutMs or a host's maxConcurrent.`,
     });
   }

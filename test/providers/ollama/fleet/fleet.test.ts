@@ -273,7 +273,9 @@ test('a full queue refuses at once with busy and retryAfterMs; a queue timeout i
   assert.ok(Date.now() - started < 100, 'refused at once');
   assert.ok((full.retryAfterMs ?? 0) >= 100);
   assert.match(full.message, /1 request\(s\) already wait, the most fleet\.queueSize allows; retry in about \d+ s/);
+  assert.deepEqual(full.setting, { option: 'fleet.queueSize', configKey: 'provider.ollama.fleet.queue_size' });
   const timedOut = await rejects(waiting, 'busy');
+  assert.equal(timedOut.setting?.configKey, 'provider.ollama.fleet.queue_timeout');
   assert.match(timedOut.message, /stayed busy .* \(fleet\.queueTimeoutMs\)/);
   assert.ok(timedOut.retryAfterMs !== undefined);
   assert.ok(events.some((e) => e.type === 'queue_full') && events.some((e) => e.type === 'queue_timeout'));
