@@ -513,7 +513,11 @@ describe('errors', () => {
       ['[provider.openai]\nmax_tokens = 0', 'provider.openai.max_tokens'],
       ['[provider.openai.timeouts]\nconnect = inf', 'provider.openai.timeouts.connect'],
       ['[provider.claude-code]\nmax_turns = 0', 'provider.claude-code.max_turns'],
-      ['[memory]\nbackend = "postgres"', 'memory.backend'],
+      ['[memory]\nbackend = "mysql"', 'memory.backend'],
+      ['[memory]\npool_size = 0', 'memory.pool_size'],
+      ['[memory]\nstatement_timeout = -1', 'memory.statement_timeout'],
+      ['[memory]\nstatement_timeout = "soon"', 'memory.statement_timeout'],
+      ['[memory]\nurl = "mysql://db/x"', 'memory.url'],
       ['[memory]\nmax_context_messages = -5', 'memory.max_context_messages'],
       ['[memory]\ndb_path = 1979-05-27', 'memory.db_path'],
     ];

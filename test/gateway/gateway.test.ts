@@ -563,7 +563,8 @@ describe('Gateway.open and close', () => {
 
   it('opens memory at [memory] db_path and builds the default provider from config', () => {
     assert.ok(existsSync(file));
-    assert.equal(gateway.memory?.file, file);
+    assert.equal(gateway.memory?.location, file);
+    assert.equal(gateway.memory?.backend, 'sqlite');
     const provider = gateway.provider();
     assert.equal(provider.name, 'ollama');
     assert.equal(gateway.provider('ollama'), provider, 'providers are cached');

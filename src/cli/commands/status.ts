@@ -251,7 +251,7 @@ export function statusCommand(ctx: CliContext): Command {
     .addHelpText('after', '\nExit status is 0 when the default provider can answer, 1 otherwise.')
     .action(async (options: { json?: boolean }) => {
       const config = ctx.config;
-      const gateway = ctx.openGateway({ memory: false });
+      const gateway = await ctx.openGateway({ memory: false });
       try {
         const names = new Set<ProviderName>(enabledProviders(config));
         names.add(config.provider.default);
