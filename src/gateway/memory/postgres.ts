@@ -124,6 +124,16 @@ export function isConnectionError(error: unknown): boolean {
 }
 
 /**
+ * True when a failed statement certainly did not commit: the server ended the session
+ * (admin or crash shutdown) and said so, or the client never sent it.
+ */
+function nothingCommitted(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string' && SERVER_GONE.has(code)) return true;
+  return /not queryable/i.test(error instanceof Error ? error.message : '');
+}
+
+/**
  * Turns a pg or network failure into a {@link MemoryError} that names the database (without its
  * password) and says what to do.
  */
@@ -327,10 +337,12 @@ export class PostgresMemory implements MemoryStore {
   private readonly logger: Logger;
   private readonly secrets: string[];
   private readonly statementTimeoutMs: number;
+  private readonly poolSize: number;
   private closed = false;
 
   private constructor(pool: pg.Pool, location: string, secrets: string[], statementTimeoutMs: number, logger: Logger) {
     this.pool = pool;
+    this.poolSize = pool.options.max;
     this.location = location;
     this.secrets = secrets;
     this.statementTimeoutMs = statementTimeoutMs;
@@ -622,27 +634,29 @@ export class PostgresMemory implements MemoryStore {
     );
   }
 
-  /** A read: retried once on a fresh connection when the first one turns out dead (a restarted server). */
+  /** A read: retried on a fresh connection while the pooled ones turn out dead (a restarted server). */
   private async read<R extends QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
     return this.run<R>(text, values, undefined, true);
   }
 
   /**
-   * A write: retried only when no connection could be had, never after the statement was sent,
-   * so a lost reply cannot store an exchange twice.
+   * A write: retried only when the server said it ended the session (so nothing was committed)
+   * or the client refused to send; never after a reply was lost, so an exchange is never stored twice.
    */
   private async write<R extends QueryResultRow>(text: string, values: unknown[], name?: string): Promise<R[]> {
     return this.run<R>(text, values, name, false);
   }
 
-  private async run<R extends QueryResultRow>(text: string, values: unknown[], name: string | undefined, retryRead: boolean): Promise<R[]> {
+  private async run<R extends QueryResultRow>(text: string, values: unknown[], name: string | undefined, isRead: boolean): Promise<R[]> {
     this.checkOpen();
-    for (let attempt = 0; ; attempt++) {
+    // Every pooled connection may be dead after a restart; one more try than the pool holds.
+    const tries = this.poolSize + 1;
+    for (let attempt = 1; ; attempt++) {
       let client: PoolClient;
       try {
         client = await this.pool.connect();
       } catch (error) {
-        if (attempt === 0 && isConnectionError(error) && !this.closed) continue;
+        if (attempt < 2 && isConnectionError(error) && !this.closed) continue;
         throw this.fail(error);
       }
       try {
@@ -652,8 +666,8 @@ export class PostgresMemory implements MemoryStore {
       } catch (error) {
         const dead = isConnectionError(error);
         client.release(dead ? (error as Error) : undefined);
-        if (dead && retryRead && attempt === 0) {
-          this.logger.warn({ err: redactSecrets((error as Error).message, this.secrets) }, 'memory connection lost; retrying the read');
+        if (dead && attempt < tries && (isRead || nothingCommitted(error))) {
+          this.logger.warn({ err: redactSecrets((error as Error).message, this.secrets) }, 'a memory connection was dead; retrying on another');
           continue;
         }
         throw this.fail(error);
