@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { askCommand } from './commands/ask.js';
 import { chatCommand } from './commands/chat.js';
 import { initCommand } from './commands/init.js';
+import { memoryCommand } from './commands/memory.js';
 import { modelsCommand } from './commands/models.js';
 import { pullCommand } from './commands/pull.js';
 import { serveCommand } from './commands/serve.js';
@@ -57,15 +58,16 @@ Environment: OLLAMA_HOST, OMEGA_CONFIG, NO_COLOR. Docs: docs/cli.md`,
     if (!NO_CONFIG_COMMANDS.has(action.name())) ctx.loadConfig();
   });
 
-  for (const command of [askCommand(ctx), chatCommand(ctx), modelsCommand(ctx), statusCommand(ctx), pullCommand(ctx), initCommand(ctx), serveCommand(ctx)]) {
-    // Subcommands inherit the error handling so their usage errors also map to exit 2.
-    command
-      .exitOverride((error) => {
+  for (const command of [askCommand(ctx), chatCommand(ctx), modelsCommand(ctx), statusCommand(ctx), pullCommand(ctx), initCommand(ctx), serveCommand(ctx), memoryCommand(ctx)]) {
+    // Subcommands (and theirs: `memory export`) inherit the error handling so their usage errors also map to exit 2.
+    for (const c of [command, ...command.commands]) {
+      c.exitOverride((error) => {
         usageCommand.set(error, command.name());
         throw error;
       })
-      .configureOutput(program.configureOutput())
-      .showSuggestionAfterError(true);
+        .configureOutput(program.configureOutput())
+        .showSuggestionAfterError(true);
+    }
     program.addCommand(command);
   }
   return program;

@@ -29,7 +29,7 @@ import type { GatewayAnswer, GatewayMetadata } from './types.js';
 import { buildProvider, disabledProviderError, isProviderName } from './factory.js';
 import { SqliteMemory, SqliteStore } from './memory/sqlite.js';
 import type { AuditRecordInput, HistoryEntry, TokenCount } from './memory/sqlite.js';
-import { PostgresMemory } from './memory/postgres.js';
+import { openMemoryStore } from './memory/open.js';
 import type { MemoryStore } from './memory/store.js';
 
 /** A message arriving at the gateway from some channel (the CLI, a chat REPL, ...). */
@@ -326,13 +326,7 @@ export class Gateway {
    */
   static async connect(config: OmegaConfig, opts: GatewayOpenOptions = {}): Promise<Gateway> {
     if (opts.memory === false || config.memory.backend !== 'postgres') return Gateway.open(config, opts);
-    const m = config.memory;
-    const memory = await PostgresMemory.open({
-      ...(m.url === undefined ? {} : { url: m.url }),
-      ...(m.poolSize === undefined ? {} : { poolSize: m.poolSize }),
-      ...(m.statementTimeoutMs === undefined ? {} : { statementTimeoutMs: m.statementTimeoutMs }),
-      ...(opts.logger === undefined ? {} : { logger: opts.logger }),
-    });
+    const memory = await openMemoryStore(config.memory, opts.logger === undefined ? {} : { logger: opts.logger });
     const gateway = Gateway.over(config, memory, opts);
     await gateway.calibrating;
     return gateway;

@@ -328,6 +328,37 @@ async function readVersion(client: PoolClient): Promise<number> {
   return row.rows[0]?.v ?? 0;
 }
 
+/**
+ * Whether the database at `opts.url` (or the PG* variables) answers, and its schema version,
+ * over one short-lived connection: nothing is created or migrated. Never throws.
+ */
+export async function probePostgres(opts: Pick<PostgresMemoryOptions, 'url' | 'env' | 'connectTimeoutMs'> = {}): Promise<MemoryHealth> {
+  const env = opts.env ?? process.env;
+  const location = redactUrl(opts.url, env);
+  const secrets = passwordOf(opts.url, env);
+  const client = new pg.Client({
+    ...(opts.url === undefined || opts.url === '' ? {} : { connectionString: opts.url }),
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 3000,
+    application_name: 'omega-status',
+  });
+  // A failed connection also emits 'error'; the rejection below is what reports it.
+  client.on('error', () => {});
+  const started = performance.now();
+  try {
+    await client.connect();
+    const table = await client.query<{ t: string | null }>("SELECT to_regclass('schema_version')::text AS t");
+    let schemaVersion = 0;
+    if (table.rows[0]?.t !== null && table.rows[0] !== undefined) {
+      schemaVersion = (await client.query<{ v: number }>('SELECT COALESCE(MAX(version), 0)::int AS v FROM schema_version')).rows[0]?.v ?? 0;
+    }
+    return { backend: 'postgres', location, ok: true, schemaVersion, latencyMs: Math.round((performance.now() - started) * 10) / 10 };
+  } catch (error) {
+    return { backend: 'postgres', location, ok: false, error: toPostgresError(error, { location, secrets }).message };
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 /** Conversation memory and audit trail in a PostgreSQL database shared by several instances. */
 export class PostgresMemory implements MemoryStore {
   readonly backend = 'postgres' as const;
