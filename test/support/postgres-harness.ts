@@ -124,6 +124,11 @@ export interface StartPostgresOptions {
   log?: (line: string) => void;
   /** Registers exit/SIGINT/SIGTERM hooks that stop the server (true by default). */
   handleSignals?: boolean;
+  /**
+   * Keep PostgreSQL's durable defaults (fsync, synchronous_commit) instead of turning them off
+   * for speed: for benchmarks, whose figures must be what a real server does.
+   */
+  durable?: boolean;
 }
 
 /** Creates and starts a throwaway cluster on a free loopback port. */
@@ -162,7 +167,8 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     throw new Error(`initdb failed (${init.status}): ${init.output.trim().split('\n').slice(-5).join(' | ')}`);
   }
   // Durability is the kernel's job in a throwaway test cluster; fsync off makes it start and write fast.
-  const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=${host} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+  const fast = options.durable === true ? '' : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off';
+  const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=${host} -c max_connections=200${fast}`;
   let up = false;
   const start = (): void => {
     const r = runAs(join(bin, 'pg_ctl'), ['-D', data, '-l', logFile, '-o', serverOptions, '-w', '-t', '60', 'start'], asOther);
