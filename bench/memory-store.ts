@@ -188,7 +188,8 @@ export async function runMemoryStore(cfg: MemoryStoreConfig, errors: string[], p
     baselineMs,
     note:
       'PostgreSQL: a local throwaway cluster with durable defaults (fsync, synchronous_commit on), pool of 10. SQLite: WAL, synchronous=NORMAL (no fsync per commit). ' +
-      'Added latency: mean time per Gateway.handle with the store minus without memory, instant in-process provider, history of up to 10 messages.',
+      'Added latency: mean time per Gateway.handle with the store minus without memory, instant in-process provider, history of up to 10 messages. ' +
+      'This section loads Omega from src/ through tsx whatever the report says above.',
   };
 }
 
