@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { FakeOllama, chatAnswer, chatLine, doneLine, unusedPort } from '../support/fake-ollama.js';
 import { freePort } from '../support/ollama-harness.js';
-import { createDatabase, dropDatabase, postgresSkipReason, testCluster } from '../support/postgres-harness.js';
+import { createDatabase, dropDatabase, postgresSkipReason, startPostgres, testCluster } from '../support/postgres-harness.js';
 import { collect, runCli, spawnCli, tempHome, waitFor } from './helpers.js';
 import type { CliResult } from './helpers.js';
 
@@ -139,6 +139,40 @@ describe('omega serve, status and memory on PostgreSQL (processes)', { skip }, (
     for (const r of results) {
       assert.equal(r.code, 0, r.stderr);
       assert.ok(!r.stderr.includes(password) && !r.stdout.includes(password), 'no password in the serve output');
+    }
+  });
+
+  test('serve on a database that restarts: the next request after the restart succeeds', { timeout: 120_000 }, async () => {
+    // Its own cluster: restarting the shared one would disturb the other suites.
+    const server = await startPostgres();
+    const port = await unusedPort();
+    const config = writePgConfig(home.path, 'restart.toml', { baseUrl: fake.url, url: server.url, listenPort: port });
+    const serve = await startServe(home.path, config, port);
+    try {
+      await waitFor('the listening line', () => serve.stderr().includes('omega serve listening on'), 60_000);
+      // Two requests at once, so the pool holds more than one connection for the restart to kill.
+      const warm = await Promise.all([chat(port, 'restart-a', 'one'), chat(port, 'restart-b', 'two')]);
+      for (const r of warm) assert.equal(r.status, 200, await r.text());
+      server.halt();
+      const down = await chat(port, 'restart-a', 'while down');
+      assert.equal(down.status, 500, 'a memory failure while the database is down');
+      assert.match(await down.text(), /not reachable/);
+      server.resume();
+      const after = await chat(port, 'restart-a', 'after the restart');
+      assert.equal(after.status, 200, await after.clone().text());
+      await after.text();
+      const sent = fake.requests.filter((r) => r.path === '/api/chat').at(-1)?.json as { messages: { role: string; content: string }[] };
+      assert.deepEqual(
+        sent.messages.filter((m) => m.role === 'user').map((m) => m.content),
+        ['one', 'after the restart'],
+        'the history from before the restart, without the failed request',
+      );
+    } finally {
+      serve.child.kill('SIGTERM');
+      const result = await serve.done;
+      server.stop();
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(!result.stderr.includes(server.password), 'no password in the serve output');
     }
   });
 
