@@ -181,7 +181,7 @@ describe('omega serve, status and memory on PostgreSQL (processes)', { skip }, (
     const url = `postgres://omega:down-secret-4417@127.0.0.1:${port}/omega`;
     const config = writePgConfig(home.path, 'down.toml', { baseUrl: fake.url, url, listenPort: await unusedPort() });
     const r = await runCli(['serve', '--config', config], { home: home.path, timeoutMs: 30_000 });
-    assert.notEqual(r.code, 0);
+    assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /The memory database at postgres:\/\/omega:\*\*\*@127\.0\.0\.1:\d+\/omega is not reachable .*start PostgreSQL or fix \[memory\] url/);
     assert.ok(!`${r.stdout}${r.stderr}`.includes('down-secret-4417'));
     const status = await runCli(['status', '--config', config], { home: home.path });
@@ -194,7 +194,7 @@ describe('omega serve, status and memory on PostgreSQL (processes)', { skip }, (
     url.password = 'wrong-secret-9925';
     const config = writePgConfig(home.path, 'wrong.toml', { baseUrl: fake.url, url: url.toString(), listenPort: await unusedPort() });
     const r = await runCli(['serve', '--config', config], { home: home.path, timeoutMs: 30_000 });
-    assert.notEqual(r.code, 0);
+    assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /refused the login .*check the user and password in \[memory\] url or PGPASSWORD/);
     assert.ok(!`${r.stdout}${r.stderr}`.includes('wrong-secret-9925'));
     const status = await runCli(['status', '--json', '--config', config], { home: home.path });

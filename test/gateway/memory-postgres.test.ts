@@ -204,6 +204,28 @@ describe('PostgresMemory: faults', { skip }, () => {
   });
 });
 
+describe('PostgresMemory: text PostgreSQL cannot hold', { skip }, () => {
+  it('stores a NUL character as U+FFFD instead of failing the exchange', async () => {
+    const memory = await PostgresMemory.open({ url: await newDatabase() });
+    try {
+      await memory.saveExchange(
+        exchange('nul', 1, {
+          user: { role: 'user', content: 'a\u0000b' },
+          assistant: { role: 'assistant', content: 'c\u0000d', toolCalls: [{ name: 't', arguments: { x: 'e\u0000f' } }] },
+          metadata: { providerUsed: 'p', model: 'm\u0000', processingTimeMs: 1 },
+        }),
+      );
+      const [user, answer] = await memory.messages('nul');
+      assert.equal(user?.content, 'a\uFFFDb');
+      assert.equal(answer?.content, 'c\uFFFDd');
+      assert.deepEqual(answer?.toolCalls, [{ name: 't', arguments: { x: 'e\uFFFDf' } }]);
+      assert.equal(answer?.metadata?.model, 'm\uFFFD');
+    } finally {
+      await memory.close();
+    }
+  });
+});
+
 describe('redactUrl', () => {
   it('never shows a password, from the URL or an unparsable one', () => {
     assert.equal(redactUrl('postgres://omega:s3cret@db:5432/omega'), 'postgres://omega:***@db:5432/omega');

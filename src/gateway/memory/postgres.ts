@@ -235,12 +235,34 @@ WHERE $23::boolean`;
 const INSERT_AUDIT = `INSERT INTO audit (ts, channel, conversation_id, sender, provider, model, outcome, error_code, error_message, prompt_tokens, completion_tokens, duration_ms)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`;
 
+/**
+ * PostgreSQL's TEXT and JSONB cannot hold U+0000, which SQLite stores as is; a model that emits
+ * one must not make the exchange fail, so it is stored as U+FFFD (the replacement character).
+ */
+function text(value: string): string;
+function text(value: string | undefined | null): string | null;
+function text(value: string | undefined | null): string | null {
+  if (value === undefined || value === null) return null;
+  return value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value;
+}
+
+/** Query values with every string passed through {@link text}: ids, names and messages alike. */
+function params(values: readonly unknown[]): unknown[] {
+  return values.map((v) => (typeof v === 'string' ? text(v) : v));
+}
+
+/** JSON for a JSONB column, with U+0000 escapes replaced as {@link text} does. */
+function json(value: unknown): string {
+  const out = JSON.stringify(value);
+  return out.includes('\\u0000') ? out.replaceAll('\\u0000', '\\ufffd') : out;
+}
+
 function iso(value: Date | string): string {
   return value instanceof Date ? value.toISOString() : new Date(value).toISOString();
 }
 
 function toolCallsJson(message: ChatMessage): string | null {
-  return message.toolCalls === undefined || message.toolCalls.length === 0 ? null : JSON.stringify(message.toolCalls);
+  return message.toolCalls === undefined || message.toolCalls.length === 0 ? null : json(message.toolCalls);
 }
 
 function toChat(row: MessageRow): ChatMessage {
@@ -313,7 +335,7 @@ function auditValues(r: AuditRecordInput): unknown[] {
     r.model ?? null,
     r.outcome,
     r.errorCode ?? null,
-    r.errorMessage ?? null,
+    text(r.errorMessage),
     nonNegativeInt(r.promptTokens),
     nonNegativeInt(r.completionTokens),
     nonNegativeInt(r.durationMs) ?? 0,
@@ -511,24 +533,24 @@ export class PostgresMemory implements MemoryStore {
       [
         x.conversationId,
         x.channel,
-        titleOf(x.user.content),
+        text(titleOf(x.user.content)),
         now,
         x.user.role,
-        x.user.content,
-        x.user.thinking ?? null,
+        text(x.user.content),
+        text(x.user.thinking),
         toolCallsJson(x.user),
         x.sender,
         x.userTokens === undefined ? null : nonNegativeInt(x.userTokens.tokens),
         x.userTokens?.source ?? null,
         x.assistant.role,
-        x.assistant.content,
-        x.assistant.thinking ?? null,
+        text(x.assistant.content),
+        text(x.assistant.thinking),
         toolCallsJson(x.assistant),
         x.metadata.providerUsed,
         x.metadata.model,
         new Date().toISOString(),
         x.interrupted === true,
-        JSON.stringify(x.metadata),
+        json(x.metadata),
         x.assistantTokens === undefined ? null : nonNegativeInt(x.assistantTokens.tokens),
         x.assistantTokens?.source ?? null,
         a !== undefined,
@@ -606,29 +628,29 @@ export class PostgresMemory implements MemoryStore {
       const inserted = await client.query(
         `INSERT INTO conversations (id, channel, title, created_at, updated_at, next_seq) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (id) DO NOTHING`,
-        [c.id, c.channel, c.title ?? null, c.createdAt, c.updatedAt, c.messages.length],
+        params([c.id, c.channel, c.title ?? null, c.createdAt, c.updatedAt, c.messages.length]),
       );
       if (inserted.rowCount === 0) return 'exists';
       for (const [seq, m] of c.messages.entries()) {
         await client.query(
           `INSERT INTO messages (conversation_id, seq, role, content, thinking, tool_calls, sender, provider, model, created_at, interrupted, metadata, tokens, token_source)
            VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12::jsonb, $13, $14)`,
-          [
+          params([
             c.id,
             seq,
             m.role,
-            m.content,
-            m.thinking ?? null,
-            m.toolCalls === undefined || m.toolCalls.length === 0 ? null : JSON.stringify(m.toolCalls),
+            text(m.content),
+            text(m.thinking),
+            m.toolCalls === undefined || m.toolCalls.length === 0 ? null : json(m.toolCalls),
             m.sender ?? null,
             m.provider ?? null,
             m.model ?? null,
             m.createdAt,
             m.interrupted,
-            m.metadata === undefined ? null : JSON.stringify(m.metadata),
+            m.metadata === undefined ? null : json(m.metadata),
             m.tokens === undefined ? null : nonNegativeInt(m.tokens.tokens),
             m.tokens?.source ?? null,
-          ],
+          ]),
         );
       }
       return 'imported';
@@ -666,19 +688,19 @@ export class PostgresMemory implements MemoryStore {
   }
 
   /** A read: retried on a fresh connection while the pooled ones turn out dead (a restarted server). */
-  private async read<R extends QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
-    return this.run<R>(text, values, undefined, true);
+  private async read<R extends QueryResultRow>(sql: string, values: unknown[] = []): Promise<R[]> {
+    return this.run<R>(sql, values, undefined, true);
   }
 
   /**
    * A write: retried only when the server said it ended the session (so nothing was committed)
    * or the client refused to send; never after a reply was lost, so an exchange is never stored twice.
    */
-  private async write<R extends QueryResultRow>(text: string, values: unknown[], name?: string): Promise<R[]> {
-    return this.run<R>(text, values, name, false);
+  private async write<R extends QueryResultRow>(sql: string, values: unknown[], name?: string): Promise<R[]> {
+    return this.run<R>(sql, values, name, false);
   }
 
-  private async run<R extends QueryResultRow>(text: string, values: unknown[], name: string | undefined, isRead: boolean): Promise<R[]> {
+  private async run<R extends QueryResultRow>(sql: string, values: unknown[], name: string | undefined, isRead: boolean): Promise<R[]> {
     this.checkOpen();
     // Every pooled connection may be dead after a restart; one more try than the pool holds.
     const tries = this.poolSize + 1;
@@ -691,7 +713,7 @@ export class PostgresMemory implements MemoryStore {
         throw this.fail(error);
       }
       try {
-        const result = await client.query<R>(name === undefined ? { text, values } : { name, text, values });
+        const result = await client.query<R>(name === undefined ? { text: sql, values: params(values) } : { name, text: sql, values: params(values) });
         client.release();
         return result.rows;
       } catch (error) {
