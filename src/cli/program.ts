@@ -58,18 +58,29 @@ Environment: OLLAMA_HOST, OMEGA_CONFIG, NO_COLOR. Docs: docs/cli.md`,
     if (!NO_CONFIG_COMMANDS.has(action.name())) ctx.loadConfig();
   });
 
-  for (const command of [askCommand(ctx), chatCommand(ctx), modelsCommand(ctx), statusCommand(ctx), pullCommand(ctx), initCommand(ctx), serveCommand(ctx), memoryCommand(ctx)]) {
-    // Subcommands (and theirs: `memory export`) inherit the error handling so their usage errors also map to exit 2.
-    for (const c of [command, ...command.commands]) {
-      c.exitOverride((error) => {
+  for (const command of [askCommand(ctx), chatCommand(ctx), modelsCommand(ctx), statusCommand(ctx), pullCommand(ctx), initCommand(ctx), serveCommand(ctx)]) {
+    // Subcommands inherit the error handling so their usage errors also map to exit 2.
+    command
+      .exitOverride((error) => {
         usageCommand.set(error, command.name());
         throw error;
       })
-        .configureOutput(program.configureOutput())
-        .showSuggestionAfterError(true);
-    }
+      .configureOutput(program.configureOutput())
+      .showSuggestionAfterError(true);
     program.addCommand(command);
   }
+  // `omega memory export|import`: the group and its subcommands get the same error handling.
+  const memory = memoryCommand(ctx);
+  for (const command of [memory, ...memory.commands]) {
+    command
+      .exitOverride((error) => {
+        usageCommand.set(error, memory.name());
+        throw error;
+      })
+      .configureOutput(program.configureOutput())
+      .showSuggestionAfterError(true);
+  }
+  program.addCommand(memory);
   return program;
 }
 
