@@ -13,7 +13,7 @@
  * OMEGA_SKIP_POSTGRES=1 says to skip them.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -136,7 +136,9 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   const bin = findPgBin();
   const log = options.log ?? (() => {});
   const asOther = process.getuid?.() === 0;
-  const dir = mkdtempSync(join(tmpdir(), 'omega-pg-'));
+  // The `postgres` user must be able to reach the cluster's directory: a private TMPDIR of root's is not.
+  const parent = asOther && (statSync(tmpdir()).mode & 0o001) === 0 ? '/tmp' : tmpdir();
+  const dir = mkdtempSync(join(parent, 'omega-pg-'));
   const data = join(dir, 'data');
   const logFile = join(dir, 'server.log');
   const pwFile = join(dir, 'pw');
