@@ -7,7 +7,7 @@
  * `--omega-dist=<dir>` (load Omega from another build, e.g. a candidate fix compiled with
  * `tsc -p tsconfig.build.json --outDir <dir>`; the gateways section then serves from
  * `<dir>/cli/main.js`), `--only=<section>[,<section>...]` (stream,
- * single, ttfc, memory, gateways, real) to run a part; a bare section name (`npm run bench --
+ * single, ttfc, memory, gateways, real, memory-store) to run a part; a bare section name (`npm run bench --
  * gateways`) is the same as `--only=` with it.
  */
 import { fork } from 'node:child_process';
@@ -23,6 +23,8 @@ import type { MemResult } from './mem-child.js';
 import { gatewayBlocks, runGateways } from './gateways.js';
 import type { GatewayConfig, GatewaySection } from './gateways.js';
 import { runReal } from './real.js';
+import { memoryStoreBlock, runMemoryStore } from './memory-store.js';
+import type { MemoryStoreConfig, MemoryStoreSection } from './memory-store.js';
 import type { RealResult } from './real.js';
 import { spawnBenchServer } from './spawn.js';
 import type { BenchServer } from './spawn.js';
@@ -35,7 +37,7 @@ import type { ClientWorker } from './workers.js';
 // ---------------------------------------------------------------------------------------------
 // Configuration
 
-const SECTIONS = ['stream', 'single', 'ttfc', 'memory', 'gateways', 'real'] as const;
+const SECTIONS = ['stream', 'single', 'ttfc', 'memory', 'gateways', 'real', 'memory-store'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const argv = process.argv.slice(2);
@@ -67,6 +69,11 @@ const runs = (s: Section): boolean => (only === undefined || only.has(s)) && (s 
 const OMEGA_SOURCE: OmegaSource = argv.includes('--omega-src') ? 'src' : 'dist';
 /** Where Omega is loaded from, as the report names it. */
 const OMEGA_FROM = omegaDist ?? `${OMEGA_SOURCE}/`;
+
+/** The memory-store section's sizes (bench/memory-store.ts). */
+const MEMORY_STORE_CFG: MemoryStoreConfig = QUICK
+  ? { exchanges: { c1: 300, c32: 1000 }, requests: { c1: 300, c32: 1000 }, runs: 3 }
+  : { exchanges: { c1: 1500, c32: 5000 }, requests: { c1: 1500, c32: 5000 }, runs: 5 };
 
 const CFG = QUICK
   ? {
@@ -186,6 +193,8 @@ interface Report {
   memory?: MemSection;
   gateways?: GatewaySection;
   real?: RealResult | { skipped: string };
+  /** SQLite vs PostgreSQL as the gateway's memory (bench/memory-store.ts). */
+  memoryStore?: MemoryStoreSection;
   /** `unit` is how `value` reads: a ratio (`x`, the default) or milliseconds. */
   targets: { name: string; value: number; unit?: 'x' | 'ms'; target: string; pass: boolean }[];
   errors: string[];
@@ -602,6 +611,7 @@ function blocks(r: Report): Block[] {
         `client overhead is the call's wall time minus Ollama's total_duration (median).`,
     });
   }
+  if (r.memoryStore) out.push(memoryStoreBlock(r.memoryStore));
   out.push({
     title: 'Targets',
     head: ['target', 'value', 'goal', 'met'],
@@ -696,7 +706,9 @@ function commandLine(): string {
 }
 
 async function main(): Promise<void> {
-  if (OMEGA_SOURCE === 'dist' && !existsSync(new URL(OMEGA_URL))) {
+  // The memory-store section loads src/ itself; only the others need the build.
+  const needsBuild = SECTIONS.some((s) => s !== 'memory-store' && runs(s));
+  if (OMEGA_SOURCE === 'dist' && needsBuild && !existsSync(new URL(OMEGA_URL))) {
     console.error(`${fileURLToPath(OMEGA_URL)} is missing: run \`npm run build\` first (or use \`npm run bench\`, which builds).`);
     process.exit(1);
   }
@@ -733,6 +745,7 @@ async function main(): Promise<void> {
       await server.close();
     }
   }
+  if (runs('memory-store')) report.memoryStore = await runMemoryStore(MEMORY_STORE_CFG, report.errors, progress);
   if (runs('real')) {
     progress('real Ollama: starting');
     try {
@@ -764,7 +777,7 @@ async function main(): Promise<void> {
   if (report.gateways) {
     // The gateway figures also on their own, so that a run of that section alone does not
     // have to replace the other sections' figures to be kept.
-    const { stream: _s, single: _n, ttfc: _t, memory: _m, real: _r, ...rest } = report;
+    const { stream: _s, single: _n, ttfc: _t, memory: _m, real: _r, memoryStore: _ms, ...rest } = report;
     const only: Report = {
       ...rest,
       targets: report.targets.filter((t) => t.name.startsWith('omega serve')),
@@ -773,7 +786,14 @@ async function main(): Promise<void> {
     writeFileSync(`${RESULTS_DIR}gateways.json`, `${JSON.stringify(only, null, 2)}\n`);
     writeFileSync(`${RESULTS_DIR}gateways.md`, renderMarkdown(only, 'Omega gateway benchmark results'));
   }
-  progress(`wrote bench/results/latest.json and latest.md${report.gateways ? ', gateways.json and gateways.md' : ''}; ${fmt((performance.now() - started) / 1000, 1)} s in all`);
+  if (report.memoryStore) {
+    // Kept on its own too, like the gateway figures.
+    const { stream: _s, single: _n, ttfc: _t, memory: _m, real: _r, gateways: _g, ...rest } = report;
+    const only: Report = { ...rest, targets: [], errors: report.errors.filter((e) => e.startsWith('memory-store')) };
+    writeFileSync(`${RESULTS_DIR}memory-store.json`, `${JSON.stringify(only, null, 2)}\n`);
+    writeFileSync(`${RESULTS_DIR}memory-store.md`, renderMarkdown(only, 'Omega memory store benchmark results'));
+  }
+  progress(`wrote bench/results/latest.json and latest.md${report.gateways ? ', gateways.json and gateways.md' : ''}${report.memoryStore ? ', memory-store.json and memory-store.md' : ''}; ${fmt((performance.now() - started) / 1000, 1)} s in all`);
 }
 
 main().catch((err: unknown) => {

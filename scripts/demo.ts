@@ -133,8 +133,8 @@ export async function runDemo(question: string, io: { out?: (s: string) => void;
       const loadMs = meta.timings?.loadMs;
       progress(`answered in ${formatMs(performance.now() - t0)}${loadMs ? ` (model load ${formatMs(loadMs)})` : ''}; total ${formatMs(performance.now() - started)}`);
     }
-    const stored = gateway.memory?.messages('demo').length ?? 0;
-    const audited = gateway.memory?.listAudit({ conversationId: 'demo' }).length ?? 0;
+    const stored = (await gateway.memory?.messages('demo'))?.length ?? 0;
+    const audited = (await gateway.memory?.listAudit({ conversationId: 'demo' }))?.length ?? 0;
     progress(`stored ${stored} messages and ${audited} audit record(s) in the temp SQLite memory, removed with it`);
     return 0;
   } catch (error) {

@@ -14,9 +14,12 @@
  *   --integration   only tests in test/integration/
  *   a filter        an existing file or directory, or a substring of a test file's path
  * OMEGA_SKIP_OLLAMA=1 skips the real-Ollama tests, with a banner; OMEGA_OLLAMA_VERSIONS chooses versions.
+ * When a selected file uses the PostgreSQL harness, one throwaway PostgreSQL cluster is started
+ * for the whole run and handed down in OMEGA_TEST_PG_URL (each suite makes its own database);
+ * OMEGA_SKIP_POSTGRES=1 skips those tests with a banner, and missing binaries fail the run.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { getOllamas } from './get-ollama.js';
@@ -35,6 +38,8 @@ import {
   startOllama,
 } from '../test/support/ollama-harness.js';
 import type { OllamaServer } from '../test/support/ollama-harness.js';
+import { SHARED_PG_URL_ENV, postgresSkipBanner, skipPostgres, startPostgres } from '../test/support/postgres-harness.js';
+import type { PostgresServer } from '../test/support/postgres-harness.js';
 
 /** Per-test limit handed to node: generous, because a cold model load on a slow CI box is slow. */
 export const TEST_TIMEOUT_MS = 10 * 60_000;
@@ -202,6 +207,25 @@ async function main(argv: readonly string[]): Promise<number> {
   const started = performance.now();
   const lines: string[] = [];
 
+  // One PostgreSQL cluster for every file that uses it (unit and integration alike).
+  const pgFiles = files.filter((f) => readFileSync(join(REPO_ROOT, f), 'utf8').includes('postgres-harness'));
+  const skippingPg = pgFiles.length > 0 && skipPostgres();
+  let pgServer: PostgresServer | undefined;
+  if (pgFiles.length > 0 && !skippingPg) {
+    const t0 = performance.now();
+    try {
+      pgServer = await startPostgres({ log: note, handleSignals: false });
+      process.once('exit', () => pgServer?.stop());
+      process.env[SHARED_PG_URL_ENV] = pgServer.url;
+      note(`shared PostgreSQL on ${pgServer.host}:${pgServer.port} ready in ${formatMs(performance.now() - t0)}`);
+    } catch (error) {
+      // The files that need it then try on their own and fail with the same reason.
+      note(`PostgreSQL could not start: ${(error as Error).message}`);
+      worst = 1;
+    }
+  }
+  if (skippingPg) process.stderr.write(`${postgresSkipBanner()}\n`);
+
   if (unitFiles.length > 0) {
     const unit = await runNode(unitFiles, { ...process.env });
     total = addCounts(total, unit.counts);
@@ -267,9 +291,11 @@ async function main(argv: readonly string[]): Promise<number> {
     if (gemmaSkip !== undefined) process.stderr.write(`${gemmaSkipBanner(gemmaSkip)}\n`);
   }
 
+  pgServer?.stop();
   note(`${files.length} file(s) ran in ${formatMs(performance.now() - started)}`);
   for (const line of lines) note(line);
   if (skipping) process.stderr.write(`${skipBanner()}\n`);
+  if (skippingPg) process.stderr.write(`${postgresSkipBanner()}\n`);
   // One plain closing line that any CI log reader understands, after everything else.
   process.stdout.write(`omega-test: ${total.pass} passed, ${total.fail} failed, ${total.skipped} skipped\n`);
   return interrupted !== undefined ? (interrupted === 'SIGINT' ? 130 : 143) : worst;

@@ -132,13 +132,19 @@ export class CliContext {
     const config = this.loaded?.config;
     if (config === undefined) return [];
     const p = config.provider;
-    return [p.anthropic.apiKey, p.openai.apiKey, p.openrouter.apiKey].filter((k): k is string => typeof k === 'string' && k !== '');
+    const keys = [p.anthropic.apiKey, p.openai.apiKey, p.openrouter.apiKey];
+    // The PostgreSQL memory's password: in [memory] url or PGPASSWORD.
+    keys.push(this.io.env.PGPASSWORD, memoryUrlPassword(config.memory.url));
+    return keys.filter((k): k is string => typeof k === 'string' && k !== '');
   }
 
-  /** A gateway over the loaded config; with `memory: false` nothing is stored or audited. */
-  openGateway(options: { memory: boolean }): Gateway {
+  /**
+   * A gateway over the loaded config, with the memory backend `[memory] backend` names
+   * (connected and migrated); with `memory: false` nothing is stored or audited.
+   */
+  async openGateway(options: { memory: boolean }): Promise<Gateway> {
     const file = this.configFile;
-    return Gateway.open(this.config, {
+    return Gateway.connect(this.config, {
       logger: this.logger,
       memory: options.memory,
       ...(file === undefined ? {} : { configFile: file }),
@@ -181,5 +187,16 @@ export class CliContext {
     } finally {
       process.off('SIGINT', onSigint);
     }
+  }
+}
+
+/** The password in a `postgres://user:password@host/db` URL, if any. */
+function memoryUrlPassword(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  try {
+    const password = new URL(url).password;
+    return password === '' ? undefined : decodeURIComponent(password);
+  } catch {
+    return /^[a-z][a-z0-9+.-]*:\/\/[^:/@]*:([^@/]+)@/i.exec(url)?.[1];
   }
 }

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { askCommand } from './commands/ask.js';
 import { chatCommand } from './commands/chat.js';
 import { initCommand } from './commands/init.js';
+import { memoryCommand } from './commands/memory.js';
 import { modelsCommand } from './commands/models.js';
 import { pullCommand } from './commands/pull.js';
 import { serveCommand } from './commands/serve.js';
@@ -68,6 +69,18 @@ Environment: OLLAMA_HOST, OMEGA_CONFIG, NO_COLOR. Docs: docs/cli.md`,
       .showSuggestionAfterError(true);
     program.addCommand(command);
   }
+  // `omega memory export|import`: the group and its subcommands get the same error handling.
+  const memory = memoryCommand(ctx);
+  for (const command of [memory, ...memory.commands]) {
+    command
+      .exitOverride((error) => {
+        usageCommand.set(error, memory.name());
+        throw error;
+      })
+      .configureOutput(program.configureOutput())
+      .showSuggestionAfterError(true);
+  }
+  program.addCommand(memory);
   return program;
 }
 

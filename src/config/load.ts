@@ -22,7 +22,8 @@ import { collectSecrets, envSecrets } from './secrets.js';
 import { Section } from './section.js';
 import type { Table } from './toml.js';
 import type { LoadedConfig, MemoryConfig, OmegaConfig, OmegaSection } from './types.js';
-import { DEFAULT_ANSWER_RESERVE } from './types.js';
+import { DEFAULT_ANSWER_RESERVE, DEFAULT_MEMORY_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS } from './types.js';
+import { shownUrl } from './url.js';
 
 export { configSearchPaths, expandHome } from './search.js';
 export type { ConfigCandidate, ConfigSource, LoadConfigOptions } from './search.js';
@@ -47,7 +48,15 @@ export interface ParseConfigOptions {
 }
 
 const OMEGA_SCHEMA: TableSchema = { name: 'string', data_dir: 'path', log_level: 'string', system_prompt: 'string' };
-const MEMORY_SCHEMA: TableSchema = { backend: 'string', db_path: 'path', max_context_messages: 'integer', answer_reserve: 'integer' };
+const MEMORY_SCHEMA: TableSchema = {
+  backend: 'string',
+  db_path: 'path',
+  max_context_messages: 'integer',
+  answer_reserve: 'integer',
+  url: 'string',
+  pool_size: 'integer',
+  statement_timeout: 'seconds',
+};
 
 /**
  * Every key config.toml accepts, as dotted paths (`provider.ollama.timeouts.connect`), for
@@ -146,7 +155,7 @@ export function parseConfig(
 
 /** The values of every spec's secret environment variables. */
 function secretsOf(env: NodeJS.ProcessEnv): string[] {
-  return envSecrets(env, PROVIDER_SPECS.flatMap((spec) => spec.secretEnv));
+  return envSecrets(env, [...PROVIDER_SPECS.flatMap((spec) => spec.secretEnv), 'PGPASSWORD']);
 }
 
 function build(doc: Table, reader: Reader, env: NodeJS.ProcessEnv, opts: ParseConfigOptions): LoadedConfig {
@@ -177,7 +186,7 @@ function omegaOf(section: Section, base: string, home: string): OmegaSection {
 function memoryOf(section: Section, omega: OmegaSection, base: string, home: string): MemoryConfig {
   warnUnknownKeys(section, MEMORY_SCHEMA);
   return {
-    backend: section.oneOf('backend', 'sqlite', ['sqlite'] as const),
+    backend: section.oneOf('backend', 'sqlite', ['sqlite', 'postgres'] as const),
     dbPath: section.has('db_path') ? section.filePath('db_path', '', base, home) : join(omega.dataDir, 'data', 'memory.db'),
     maxContextMessages: section.number('max_context_messages', 50, {
       integer: true,
@@ -189,5 +198,45 @@ function memoryOf(section: Section, omega: OmegaSection, base: string, home: str
       min: 0,
       expected: 'a whole number of tokens, 0 or more',
     }),
+    ...postgresOf(section),
   };
+}
+
+/** Durations like "500ms", "5s" or "1m" for `statement_timeout`, besides a plain number of seconds. */
+const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m)$/;
+
+/** The PostgreSQL keys of `[memory]`: used when `backend = "postgres"`, checked whatever the backend. */
+function postgresOf(section: Section): Pick<MemoryConfig, 'url' | 'poolSize' | 'statementTimeoutMs'> {
+  const out: Pick<MemoryConfig, 'url' | 'poolSize' | 'statementTimeoutMs'> = {
+    poolSize: section.number('pool_size', DEFAULT_MEMORY_POOL_SIZE, { integer: true, min: 1, max: 1000, expected: 'a whole number of connections, 1 to 1000' }),
+    statementTimeoutMs: statementTimeoutOf(section),
+  };
+  const url = section.optionalString('url');
+  if (url !== undefined) {
+    if (!/^postgres(ql)?:\/\//i.test(url.trim())) {
+      throw section.error(
+        'url',
+        `memory.url in ${section.where('url')} must be a postgres:// or postgresql:// URL, but ${shownUrl(url)} is not; write it like postgres://omega@db.example:5432/omega.`,
+        { expected: 'a postgres:// URL' },
+      );
+    }
+    out.url = url.trim();
+  }
+  return out;
+}
+
+function statementTimeoutOf(section: Section): number {
+  const expected = 'a number of seconds, 0 or more (0 turns the limit off), or a duration such as "500ms" or "5s"';
+  const value = section.table.statement_timeout;
+  if (typeof value === 'string') {
+    const match = DURATION_RE.exec(value.trim());
+    if (match === null) {
+      throw section.error('statement_timeout', `memory.statement_timeout in ${section.where('statement_timeout')} is "${value}", which is not a duration; write a number of seconds such as 5, or "500ms", "5s", "1m".`, {
+        expected,
+      });
+    }
+    const n = Number(match[1]);
+    return Math.round(match[2] === 'ms' ? n : match[2] === 's' ? n * 1000 : n * 60_000);
+  }
+  return Math.round(section.number('statement_timeout', DEFAULT_STATEMENT_TIMEOUT_MS / 1000, { min: 0, expected }) * 1000);
 }

@@ -31,7 +31,8 @@ export type ProvidersSection = {
 
 /** `[memory]`. */
 export interface MemoryConfig {
-  backend: 'sqlite';
+  /** `sqlite` (one file, the default) or `postgres` (a server several instances share). */
+  backend: 'sqlite' | 'postgres';
   /** Absolute path; `~` already expanded. */
   dbPath: string;
   /** An upper bound on the remembered messages sent with a new one; the token budget may send fewer. */
@@ -41,7 +42,18 @@ export interface MemoryConfig {
    * `num_predict` (`[memory] answer_reserve`); {@link DEFAULT_ANSWER_RESERVE} when unset.
    */
   answerReserve?: number;
+  /** `[memory] url` for PostgreSQL; without it the standard PG* environment variables apply. */
+  url?: string;
+  /** Connections of this instance's PostgreSQL pool (`[memory] pool_size`). */
+  poolSize?: number;
+  /** PostgreSQL statement timeout in milliseconds (`[memory] statement_timeout`); 0 turns it off. */
+  statementTimeoutMs?: number;
 }
+
+/** `[memory] pool_size` when unset. */
+export const DEFAULT_MEMORY_POOL_SIZE = 10;
+/** `[memory] statement_timeout` when unset, in milliseconds. */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 5000;
 
 /** Tokens kept for the answer when neither `num_predict` nor `[memory] answer_reserve` says otherwise. */
 export const DEFAULT_ANSWER_RESERVE = 1024;

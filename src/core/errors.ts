@@ -190,9 +190,9 @@ export class ConfigError extends OmegaError {
 }
 
 /** Why the memory store failed. */
-export type MemoryErrorCode = 'locked' | 'readonly' | 'corrupt' | 'io' | 'schema';
+export type MemoryErrorCode = 'locked' | 'readonly' | 'corrupt' | 'io' | 'schema' | 'unavailable' | 'timeout' | 'auth';
 
-/** The conversation store failed; names the database file. */
+/** The conversation store failed; names the database file (or its URL, without the password). */
 export class MemoryError extends OmegaError {
   readonly code: MemoryErrorCode;
   readonly file: string;

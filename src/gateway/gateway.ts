@@ -28,8 +28,10 @@ import type { OmegaConfig } from '../config/types.js';
 import { DEFAULT_ANSWER_RESERVE } from '../config/types.js';
 import type { GatewayAnswer, GatewayMetadata } from './types.js';
 import { buildProvider, disabledProviderError, isProviderName } from './factory.js';
-import { SqliteMemory } from './memory/sqlite.js';
+import { SqliteMemory, SqliteStore } from './memory/sqlite.js';
 import type { AuditRecordInput, HistoryEntry, TokenCount } from './memory/sqlite.js';
+import { openMemoryStore } from './memory/open.js';
+import type { MemoryStore } from './memory/store.js';
 
 /** A message arriving at the gateway from some channel (the CLI, a chat REPL, ...). */
 export interface IncomingMessage {
@@ -78,8 +80,11 @@ export type GatewayEvent =
 /** Construction options of {@link Gateway}. */
 export interface GatewayOptions {
   config: OmegaConfig;
-  /** Conversation memory and audit trail; `null` or absent runs without either. Closed by {@link Gateway.close}. */
-  memory?: SqliteMemory | null;
+  /**
+   * Conversation memory and audit trail; `null` or absent runs without either. Closed by
+   * {@link Gateway.close}. A {@link SqliteMemory} is wrapped in a {@link SqliteStore}.
+   */
+  memory?: MemoryStore | SqliteMemory | null;
   logger?: Logger;
   /**
    * Providers by name, used instead of building them from config; their owner closes them. A
@@ -258,39 +263,81 @@ export class Gateway {
   /** The configuration the gateway was built with. */
   readonly config: OmegaConfig;
   /** Conversation memory and audit trail, or null when running without them. */
-  readonly memory: SqliteMemory | null;
+  readonly memory: MemoryStore | null;
   private readonly logger: Logger;
   private readonly injected: ReadonlyMap<string, ModelProvider>;
   private readonly built = new Map<string, ModelProvider>();
   private readonly configFile: string | undefined;
   /** Token estimates per `<provider>/<model>`, calibrated from the servers' counts and kept in memory. */
   private readonly estimator: TokenEstimator;
+  /** Set while a store that answers asynchronously is still reading the calibration. */
+  private calibrating: Promise<void> | undefined;
 
   constructor(opts: GatewayOptions) {
     this.config = opts.config;
-    this.memory = opts.memory ?? null;
+    const memory = opts.memory ?? null;
+    this.memory = memory instanceof SqliteMemory ? new SqliteStore(memory) : memory;
     this.logger = (opts.logger ?? silentLogger).child({ component: 'gateway' });
-    let calibrations: ReturnType<SqliteMemory['calibrations']> = [];
-    try {
-      calibrations = this.memory?.calibrations() ?? [];
-    } catch (error) {
-      // Estimates work uncalibrated; losing the calibration must not stop the gateway.
-      this.logger.warn({ err: errorText(error) }, 'could not read the token calibration');
+    this.estimator = new TokenEstimator();
+    // Estimates work uncalibrated; losing the calibration must not stop the gateway.
+    const unreadable = (error: unknown): void => this.logger.warn({ err: errorText(error) }, 'could not read the token calibration');
+    if (this.memory instanceof SqliteStore) {
+      // SQLite answers at once: calibrated before the first request, as it always was.
+      try {
+        for (const [key, c] of this.memory.sqlite.calibrations()) this.estimator.calibrate(key, c);
+      } catch (error) {
+        unreadable(error);
+      }
+    } else if (this.memory !== null) {
+      this.calibrating = this.memory.calibrations().then(
+        (list) => {
+          for (const [key, c] of list) this.estimator.calibrate(key, c);
+        },
+        unreadable,
+      );
+      void this.calibrating.finally(() => {
+        this.calibrating = undefined;
+      });
     }
-    this.estimator = new TokenEstimator(calibrations);
     this.injected = new Map(Object.entries(opts.providers ?? {}));
     this.configFile = opts.configFile;
   }
 
-  /** A gateway for `config`, with memory at `[memory] db_path` unless `memory: false`. */
+  /**
+   * A gateway for `config`, with SQLite memory at `[memory] db_path` unless `memory: false`.
+   * Synchronous, so it cannot connect to PostgreSQL: with `[memory] backend = "postgres"` use
+   * {@link Gateway.connect}.
+   */
   static open(config: OmegaConfig, opts: GatewayOpenOptions = {}): Gateway {
+    if (opts.memory !== false && config.memory.backend === 'postgres') {
+      throw new ConfigError({
+        message: 'Gateway.open() cannot connect to PostgreSQL; use `await Gateway.connect(config)` with memory.backend = "postgres".',
+        key: 'memory.backend',
+      });
+    }
     const memory =
       opts.memory === false
         ? null
-        : SqliteMemory.open(config.memory.dbPath, {
+        : SqliteStore.open(config.memory.dbPath, {
             ...(opts.logger === undefined ? {} : { logger: opts.logger }),
             ...(opts.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: opts.busyTimeoutMs }),
           });
+    return Gateway.over(config, memory, opts);
+  }
+
+  /**
+   * A gateway for `config` with the memory backend it names (`[memory] backend`): SQLite as
+   * {@link Gateway.open}, or PostgreSQL, connected and migrated before this resolves.
+   */
+  static async connect(config: OmegaConfig, opts: GatewayOpenOptions = {}): Promise<Gateway> {
+    if (opts.memory === false || config.memory.backend !== 'postgres') return Gateway.open(config, opts);
+    const memory = await openMemoryStore(config.memory, opts.logger === undefined ? {} : { logger: opts.logger });
+    const gateway = Gateway.over(config, memory, opts);
+    await gateway.calibrating;
+    return gateway;
+  }
+
+  private static over(config: OmegaConfig, memory: MemoryStore | null, opts: GatewayOpenOptions): Gateway {
     return new Gateway({
       config,
       memory,
@@ -325,7 +372,8 @@ export class Gateway {
    * then the exchange stored in one transaction. Every attempt is audited.
    */
   async handle(msg: IncomingMessage, options: CallOptions = {}): Promise<GatewayAnswer> {
-    return this.settle(this.run(this.messageJob(msg), options, false));
+    validate(msg);
+    return this.settle(this.run(() => this.messageJob(msg), options, false));
   }
 
   /**
@@ -334,7 +382,8 @@ export class Gateway {
    * failure mid-answer) stores what arrived so far, marked interrupted.
    */
   stream(msg: IncomingMessage, options: CallOptions = {}): AsyncGenerator<GatewayEvent, void, undefined> {
-    return this.run(this.messageJob(msg), options, true);
+    validate(msg);
+    return this.run(() => this.messageJob(msg), options, true);
   }
 
   /**
@@ -342,12 +391,14 @@ export class Gateway {
    * memory and audit as {@link handle}.
    */
   async chat(routed: RoutedChat, options: CallOptions = {}): Promise<GatewayAnswer> {
-    return this.settle(this.run(this.routedJob(routed), options, false));
+    validateRouted(routed);
+    return this.settle(this.run(() => this.routedJob(routed), options, false));
   }
 
   /** A whole chat request, streamed with the same fallback, memory and audit as {@link stream}. */
   chatStream(routed: RoutedChat, options: CallOptions = {}): AsyncGenerator<GatewayEvent, void, undefined> {
-    return this.run(this.routedJob(routed), options, true);
+    validateRouted(routed);
+    return this.run(() => this.routedJob(routed), options, true);
   }
 
   /**
@@ -363,7 +414,8 @@ export class Gateway {
     const provider = this.provider(name);
     const model = nonEmpty(opts.model) ? opts.model : (this.attempt(name, provider, undefined).model ?? undefined);
     const window = await this.windowOf(provider, model, opts.signal === undefined ? {} : { signal: opts.signal });
-    const { history, entries } = this.remembered(conversationId);
+    await this.calibrating;
+    const { history, entries } = await this.remembered(conversationId);
     const systemPrompt = opts.systemPrompt ?? this.config.omega.systemPrompt;
     const messages: ChatMessage[] = systemPrompt.trim() === '' ? [] : [{ role: 'system', content: systemPrompt }];
     messages.push(...history);
@@ -406,7 +458,7 @@ export class Gateway {
         this.logger.warn({ provider: provider.name, err: errorText(error) }, 'closing a provider failed');
       }
     }
-    this.memory?.close();
+    await this.memory?.close();
   }
 
   // ---- the fallback loop ------------------------------------------------------------------
@@ -416,7 +468,9 @@ export class Gateway {
    * A candidate is left for the next only when it failed retryably before anything reached the
    * caller; unstreamed, the whole answer is one final chunk, so the rules are the same.
    */
-  private async *run(job: Job, options: CallOptions, streamed: boolean): AsyncGenerator<GatewayEvent, void, undefined> {
+  private async *run(prepare: () => Promise<Job>, options: CallOptions, streamed: boolean): AsyncGenerator<GatewayEvent, void, undefined> {
+    if (this.calibrating !== undefined) await this.calibrating;
+    const job = await prepare();
     const failures: { name: string; error: unknown }[] = [];
     const candidates = this.candidates(job.primary);
     // A provider that routes among several servers keeps a conversation on one (its KV cache stays warm).
@@ -464,14 +518,14 @@ export class Gateway {
       } catch (error) {
         settled = true;
         if (!yielded) {
-          this.auditFailure(job, attempt, error);
+          await this.auditFailure(job, attempt, error);
           if (!shouldFallBack(error) || options.signal?.aborted === true) throw error;
           if (index < candidates.length - 1) this.logger.warn({ provider: name, code: errorCode(error) }, 'provider failed; trying the next one');
           failures.push({ name, error });
           continue;
         }
         try {
-          this.storePartial(job, attempt, partial, failures, error);
+          await this.storePartial(job, attempt, partial, failures, error);
         } catch (memoryError) {
           // The provider's failure is what the caller must see; the storage failure is logged.
           this.logger.error({ err: errorText(memoryError) }, 'could not store the interrupted answer');
@@ -481,9 +535,9 @@ export class Gateway {
         if (!settled) {
           // The consumer broke out of its loop: keep what it was shown.
           if (partial.final !== undefined) {
-            this.store(job, this.finish(attempt, partial, failures), false);
+            await this.store(job, this.finish(attempt, partial, failures), false);
           } else {
-            this.storePartial(
+            await this.storePartial(
               job,
               attempt,
               partial,
@@ -494,8 +548,8 @@ export class Gateway {
         }
       }
       const answer = this.finish(attempt, partial, failures);
-      this.learn(attempt, answer);
-      this.store(job, answer, false);
+      await this.learn(attempt, answer);
+      await this.store(job, answer, false);
       yield { type: 'done', message: answer };
       return;
     }
@@ -582,7 +636,7 @@ export class Gateway {
   }
 
   /** Calibrates the estimator from the server's count of the prompt just sent, and keeps the result. */
-  private learn(attempt: Attempt, answer: GatewayAnswer): void {
+  private async learn(attempt: Attempt, answer: GatewayAnswer): Promise<void> {
     const fit = attempt.fit;
     const counted = answer.metadata.promptTokens;
     if (fit === undefined || counted === undefined || answer.metadata.truncated === true) return;
@@ -590,7 +644,7 @@ export class Gateway {
     const calibration = this.estimator.calibration(fit.key);
     if (this.memory === null || calibration === undefined) return;
     try {
-      this.memory.saveCalibration(fit.key, calibration);
+      await this.memory.saveCalibration(fit.key, calibration);
     } catch (error) {
       this.logger.warn({ err: errorText(error) }, 'could not save the token calibration');
     }
@@ -605,9 +659,8 @@ export class Gateway {
     throw new Error('the gateway ended without an answer');
   }
 
-  private messageJob(msg: IncomingMessage): Job {
-    validate(msg);
-    const { history, entries, wholeConversation } = this.remembered(msg.conversationId);
+  private async messageJob(msg: IncomingMessage): Promise<Job> {
+    const { history, entries, wholeConversation } = await this.remembered(msg.conversationId);
     const systemPrompt = msg.systemPrompt ?? this.config.omega.systemPrompt;
     const job: Job = {
       channel: msg.channel,
@@ -635,11 +688,12 @@ export class Gateway {
     return job;
   }
 
-  private routedJob(routed: RoutedChat): Job {
-    validateRouted(routed);
+  private async routedJob(routed: RoutedChat): Promise<Job> {
     const conversationId = nonEmpty(routed.conversationId) ? routed.conversationId : undefined;
     const { history, entries, wholeConversation } =
-      conversationId === undefined ? { history: [], entries: new Map<ChatMessage, HistoryEntry>(), wholeConversation: false } : this.remembered(conversationId);
+      conversationId === undefined
+        ? { history: [], entries: new Map<ChatMessage, HistoryEntry>(), wholeConversation: false }
+        : await this.remembered(conversationId);
     const { model, ...rest } = routed.request;
     const messages = routed.request.messages;
     // The client's own leading system messages stay first, before the remembered history.
@@ -712,11 +766,13 @@ export class Gateway {
   }
 
   /** A conversation's remembered history (at most `max_context_messages`), with stored token counts. */
-  private remembered(conversationId: string): { history: ChatMessage[]; entries: Map<ChatMessage, HistoryEntry>; wholeConversation: boolean } {
+  private async remembered(
+    conversationId: string,
+  ): Promise<{ history: ChatMessage[]; entries: Map<ChatMessage, HistoryEntry>; wholeConversation: boolean }> {
     const entries = new Map<ChatMessage, HistoryEntry>();
     if (this.memory === null) return { history: [], entries, wholeConversation: true };
     const limit = this.config.memory.maxContextMessages;
-    const list = this.memory.historyEntries(conversationId, limit);
+    const list = await this.memory.historyEntries(conversationId, limit);
     for (const entry of list) entries.set(entry.message, entry);
     return { history: list.map((e) => e.message), entries, wholeConversation: list.length < limit };
   }
@@ -765,12 +821,12 @@ export class Gateway {
    * Audits a failed attempt. A memory failure here is logged, not thrown: the provider's
    * error is the one the caller must see.
    */
-  private auditFailure(job: Job, attempt: Attempt, error: unknown): void {
+  private async auditFailure(job: Job, attempt: Attempt, error: unknown): Promise<void> {
     if (this.memory === null) return;
     const code = errorCode(error);
     const record = { ...this.auditRecord(job, attempt, code), errorCode: code, errorMessage: errorText(error) };
     try {
-      this.memory.audit(record);
+      await this.memory.audit(record);
     } catch (memoryError) {
       this.logger.error({ err: errorText(memoryError) }, 'could not write the audit record of a failed attempt');
     }
@@ -780,7 +836,7 @@ export class Gateway {
    * Stores an exchange and its audit record in one transaction; outside a conversation only
    * the audit record is written.
    */
-  private store(job: Job, answer: GatewayAnswer, interrupted: boolean, failure?: unknown): void {
+  private async store(job: Job, answer: GatewayAnswer, interrupted: boolean, failure?: unknown): Promise<void> {
     if (job.conversationId !== undefined) answer.replyTarget = job.conversationId;
     if (this.memory === null) return;
     const meta = answer.metadata;
@@ -794,12 +850,12 @@ export class Gateway {
     if (meta.promptTokens !== undefined) audit.promptTokens = meta.promptTokens;
     if (meta.completionTokens !== undefined) audit.completionTokens = meta.completionTokens;
     if (job.conversationId === undefined) {
-      this.memory.audit(audit);
+      await this.memory.audit(audit);
       return;
     }
     const assistant = assistantMessage(answer.text, answer.thinking, answer.toolCalls);
     const key = `${meta.providerUsed}/${meta.model}`;
-    this.memory.saveExchange({
+    await this.memory.saveExchange({
       conversationId: job.conversationId,
       channel: job.channel,
       sender: job.sender,
@@ -837,10 +893,10 @@ export class Gateway {
   }
 
   /** Stores what arrived of an answer cut short, marked interrupted, with the failure audited. */
-  private storePartial(job: Job, attempt: Attempt, partial: Received, failures: { name: string }[], error: unknown): void {
+  private async storePartial(job: Job, attempt: Attempt, partial: Received, failures: { name: string }[], error: unknown): Promise<void> {
     const answer = this.finish(attempt, partial, failures);
     answer.metadata.doneReason = 'interrupted';
-    this.store(job, answer, true, error);
+    await this.store(job, answer, true, error);
   }
 
   /** The error to throw when every candidate failed retryably. */

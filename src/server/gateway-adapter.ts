@@ -82,11 +82,10 @@ export class ServerGateway {
     }
     if (r.promptTokens !== undefined) record.promptTokens = r.promptTokens;
     if (r.completionTokens !== undefined) record.completionTokens = r.completionTokens;
-    try {
-      memory.audit(record);
-    } catch (memoryError) {
+    // Not awaited: the relayed answer is already on its way; a failure is logged.
+    memory.audit(record).catch((memoryError: unknown) => {
       this.logger.error({ err: String(memoryError) }, 'could not write the audit record of a relayed exchange');
-    }
+    });
   }
 
   /** Closes the gateway's providers and memory. */

@@ -296,6 +296,29 @@ max_context_messages = 0
     assert.equal(parse('[provider.ollama]\nkeep_alive = "-1m"').config.provider.ollama.keepAlive, '-1m');
   });
 
+  test('[memory] for PostgreSQL: backend, url, pool_size, and statement_timeout in seconds or with a unit', () => {
+    const { config } = parse('[memory]\nbackend = "postgres"\nurl = "postgres://omega:pw-4411@db:5432/omega"\npool_size = 20\nstatement_timeout = 2.5');
+    assert.equal(config.memory.backend, 'postgres');
+    assert.equal(config.memory.url, 'postgres://omega:pw-4411@db:5432/omega');
+    assert.equal(config.memory.poolSize, 20);
+    assert.equal(config.memory.statementTimeoutMs, 2500);
+    const ms = (v: string): number | undefined => parse(`[memory]\nstatement_timeout = ${v}`).config.memory.statementTimeoutMs;
+    assert.equal(ms('"500ms"'), 500);
+    assert.equal(ms('"5s"'), 5000);
+    assert.equal(ms('"1m"'), 60_000);
+    assert.equal(ms('0'), 0);
+    const defaults = parse('').config.memory;
+    assert.deepEqual([defaults.url, defaults.poolSize, defaults.statementTimeoutMs], [undefined, 10, 5000]);
+  });
+
+  test('the password of [memory] url never appears in a config error', () => {
+    const error = configError(() => parse('[memory]\nurl = "postgres://omega:pw-secret-8812@db/omega"\npool_size = "many"'));
+    assert.equal(error.key, 'memory.pool_size');
+    const bad = configError(() => parse('[memory]\nurl = "mysql://omega:pw-secret-8812@db/omega"'));
+    assert.equal(bad.key, 'memory.url');
+    for (const e of [error, bad]) assert.ok(!e.message.includes('pw-secret-8812'), 'the password leaked into a config error');
+  });
+
   test('keep_alive as a number in quotes is refused with the fix', () => {
     const error = configError(() => parse('[provider.ollama]\nkeep_alive = "3600"'));
     assert.equal(error.key, 'provider.ollama.keep_alive');
@@ -513,7 +536,11 @@ describe('errors', () => {
       ['[provider.openai]\nmax_tokens = 0', 'provider.openai.max_tokens'],
       ['[provider.openai.timeouts]\nconnect = inf', 'provider.openai.timeouts.connect'],
       ['[provider.claude-code]\nmax_turns = 0', 'provider.claude-code.max_turns'],
-      ['[memory]\nbackend = "postgres"', 'memory.backend'],
+      ['[memory]\nbackend = "mysql"', 'memory.backend'],
+      ['[memory]\npool_size = 0', 'memory.pool_size'],
+      ['[memory]\nstatement_timeout = -1', 'memory.statement_timeout'],
+      ['[memory]\nstatement_timeout = "soon"', 'memory.statement_timeout'],
+      ['[memory]\nurl = "mysql://db/x"', 'memory.url'],
       ['[memory]\nmax_context_messages = -5', 'memory.max_context_messages'],
       ['[memory]\ndb_path = 1979-05-27', 'memory.db_path'],
     ];

@@ -1,4 +1,4 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -9,23 +9,11 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { MemoryError } from '../../src/core/errors.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../src/gateway/memory/migrations/index.js';
-import { SqliteMemory, migrate, toMemoryError } from '../../src/gateway/memory/sqlite.js';
-import type { ExchangeInput } from '../../src/gateway/memory/sqlite.js';
+import { SqliteMemory, SqliteStore, migrate, toMemoryError } from '../../src/gateway/memory/sqlite.js';
 import { tempDir } from './helpers.js';
+import { describeMemoryContract, exchange } from './memory-contract.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/memory-child.ts', import.meta.url));
-
-function exchange(conversationId: string, i: number, extra: Partial<ExchangeInput> = {}): ExchangeInput {
-  return {
-    conversationId,
-    channel: 'test',
-    sender: 'tester',
-    user: { role: 'user', content: `question ${i}` },
-    assistant: { role: 'assistant', content: `answer ${i}` },
-    metadata: { providerUsed: 'fake', model: 'fake-model', processingTimeMs: 5 },
-    ...extra,
-  };
-}
 
 function runChild(args: string[], opts: { uid?: number; gid?: number } = {}): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], {
@@ -197,120 +185,26 @@ describe('SqliteMemory schema and migrations', () => {
   });
 });
 
-describe('SqliteMemory data', () => {
-  const dir = tempDir('omega-memory-data-');
-  let memory: SqliteMemory;
-  before(() => {
-    memory = SqliteMemory.open(join(dir.path, 'data.db'));
-  });
-  after(() => memory.close());
+// The backend-independent suite (history, flags, forget, audit, titles, tokens, calibration,
+// atomic exchanges, ordered concurrent writers, export/import), on SQLite files.
+const contractDir = tempDir('omega-memory-data-');
+let contractFiles = 0;
+const contractFile = join(contractDir.path, 'data.db');
+describeMemoryContract('sqlite', {
+  open: async () => SqliteStore.open(contractFile),
+  openEmpty: async () => SqliteStore.open(join(contractDir.path, `empty-${++contractFiles}.db`)),
+  locationPattern: /data\.db$/,
+});
 
-  it('returns the last N messages oldest first, with thinking and tool calls intact', () => {
-    for (let i = 1; i <= 4; i++) memory.saveExchange(exchange('window', i));
-    memory.saveExchange(
-      exchange('window', 5, {
-        assistant: {
-          role: 'assistant',
-          content: 'answer 5',
-          thinking: 'pondering',
-          toolCalls: [{ name: 'lookup', arguments: { q: 'x' } }],
-        },
-      }),
-    );
-    assert.deepEqual(memory.history('window', 3), [
-      { role: 'assistant', content: 'answer 4' },
-      { role: 'user', content: 'question 5' },
-      {
-        role: 'assistant',
-        content: 'answer 5',
-        thinking: 'pondering',
-        toolCalls: [{ name: 'lookup', arguments: { q: 'x' } }],
-      },
-    ]);
-    assert.equal(memory.history('window', 100).length, 10);
-    assert.deepEqual(memory.history('window', 0), []);
-    assert.deepEqual(memory.history('nobody-here', 5), []);
-  });
-
-  it('stores the interrupted flag, sender, provider and metadata', () => {
-    memory.saveExchange(
-      exchange('flags', 1, {
-        interrupted: true,
-        metadata: { providerUsed: 'p1', model: 'm1', processingTimeMs: 7, doneReason: 'interrupted' },
-      }),
-    );
-    const [user, assistant] = memory.messages('flags');
-    assert.equal(user?.sender, 'tester');
-    assert.equal(user?.interrupted, false);
-    assert.equal(assistant?.interrupted, true);
-    assert.equal(assistant?.provider, 'p1');
-    assert.equal(assistant?.model, 'm1');
-    assert.deepEqual(assistant?.metadata, { providerUsed: 'p1', model: 'm1', processingTimeMs: 7, doneReason: 'interrupted' });
-  });
-
-  it('forget deletes the conversation and its messages but keeps the audit trail', () => {
-    const audit = { channel: 'test', conversationId: 'gone', sender: 'tester', provider: 'fake', outcome: 'ok', durationMs: 3 };
-    memory.saveExchange(exchange('gone', 1, { audit }));
-    memory.saveExchange(exchange('gone', 2));
-    memory.saveExchange(exchange('stays', 1));
-    assert.ok(memory.conversations().some((c) => c.id === 'gone'));
-    assert.equal(memory.forget('gone'), 4);
-    assert.deepEqual(memory.history('gone', 10), []);
-    assert.ok(!memory.conversations().some((c) => c.id === 'gone'));
-    assert.equal(memory.history('stays', 10).length, 2);
-    assert.equal(memory.listAudit({ conversationId: 'gone' }).length, 1);
-    assert.equal(memory.forget('gone'), 0);
-  });
-
-  it('lists audit records oldest first, filtered and limited', () => {
-    for (let i = 0; i < 5; i++) {
-      memory.audit({
-        ts: new Date(Date.UTC(2025, 0, 1, 0, 0, i)),
-        channel: 'cli',
-        conversationId: i % 2 === 0 ? 'audit-even' : 'audit-odd',
-        sender: 'me',
-        provider: 'ollama',
-        model: 'llama3',
-        outcome: i === 4 ? 'unavailable' : 'ok',
-        ...(i === 4 ? { errorCode: 'unavailable', errorMessage: 'down' } : {}),
-        promptTokens: 10 + i,
-        completionTokens: 20 + i,
-        durationMs: 100 + i,
-      });
-    }
-    const even = memory.listAudit({ conversationId: 'audit-even' });
-    assert.deepEqual(
-      even.map((r) => [r.ts, r.outcome, r.promptTokens, r.completionTokens, r.durationMs, r.errorCode]),
-      [
-        ['2025-01-01T00:00:00.000Z', 'ok', 10, 20, 100, undefined],
-        ['2025-01-01T00:00:02.000Z', 'ok', 12, 22, 102, undefined],
-        ['2025-01-01T00:00:04.000Z', 'unavailable', 14, 24, 104, 'unavailable'],
-      ],
-    );
-    assert.deepEqual(
-      memory.listAudit({ conversationId: 'audit-even', limit: 1 }).map((r) => r.errorMessage),
-      ['down'],
-    );
-    assert.equal(memory.listAudit({ conversationId: 'audit-odd' }).length, 2);
-  });
-
-  it('summarises conversations with a title and message count', () => {
-    const long = 'x'.repeat(200);
-    memory.saveExchange(exchange('titled', 1, { user: { role: 'user', content: `  hello\n  world ${long}` } }));
-    memory.saveExchange(exchange('titled', 2));
-    const summary = memory.conversations().find((c) => c.id === 'titled');
-    assert.ok(summary);
-    assert.equal(summary.messageCount, 4);
-    assert.equal(summary.channel, 'test');
-    assert.ok(summary.title?.startsWith('hello world xxx'));
-    assert.equal(summary.title?.length, 80);
-  });
-
-  it('fails with a MemoryError after close', () => {
-    const other = SqliteMemory.open(join(dir.path, 'closed.db'));
-    other.close();
-    other.close();
-    assert.throws(() => other.history('x', 1), (e: unknown) => e instanceof MemoryError && e.message.includes('closed.db'));
+describe('SqliteStore', () => {
+  it('settles synchronous failures as rejected promises, never as throws', async () => {
+    const store = SqliteStore.open(join(contractDir.path, 'closed.db'));
+    await store.close();
+    let result: Promise<unknown> | undefined;
+    assert.doesNotThrow(() => {
+      result = store.history('x', 1);
+    });
+    await assert.rejects(result!, (e: unknown) => e instanceof MemoryError && e.message.includes('closed.db'));
   });
 });
 

@@ -59,7 +59,7 @@ describe('Gateway against a real ollama serve', () => {
     assert.ok((first.metadata.completionTokens ?? 0) > 0, 'the model generated tokens');
     const memory = gateway.memory!;
     assert.deepEqual(
-      memory.history('h', 10).map((m) => [m.role, m.content]),
+      (await memory.history('h', 10)).map((m) => [m.role, m.content]),
       [
         ['user', 'Say hello.'],
         ['assistant', first.text],
@@ -72,7 +72,7 @@ describe('Gateway against a real ollama serve', () => {
       `prompt tokens ${second.metadata.promptTokens} vs ${first.metadata.promptTokens}`,
     );
     assert.deepEqual(
-      memory.listAudit({ conversationId: 'h' }).map((r) => [r.provider, r.model, r.outcome, (r.completionTokens ?? 0) > 0]),
+      (await memory.listAudit({ conversationId: 'h' })).map((r) => [r.provider, r.model, r.outcome, (r.completionTokens ?? 0) > 0]),
       [
         ['ollama', ollama.models.plain, 'ok', true],
         ['ollama', ollama.models.plain, 'ok', true],
@@ -90,7 +90,7 @@ describe('Gateway against a real ollama serve', () => {
     assert.equal(chunks.map((c) => c.chunk.content).join(''), done.message.text);
     assert.equal(chunks.at(-1)?.chunk.done, true);
     assert.deepEqual(
-      gateway.memory!.messages('s').map((m) => [m.role, m.content, m.interrupted]),
+      (await gateway.memory!.messages('s')).map((m) => [m.role, m.content, m.interrupted]),
       [
         ['user', 'Count to five.', false],
         ['assistant', done.message.text, false],
@@ -106,7 +106,7 @@ describe('Gateway against a real ollama serve', () => {
         break;
       }
     }
-    const stored = gateway.memory!.messages('i');
+    const stored = await gateway.memory!.messages('i');
     assert.deepEqual(
       stored.map((m) => [m.role, m.content, m.interrupted]),
       [
@@ -115,7 +115,7 @@ describe('Gateway against a real ollama serve', () => {
       ],
     );
     assert.equal(stored[1]?.metadata?.doneReason, 'interrupted');
-    assert.deepEqual(gateway.memory!.listAudit({ conversationId: 'i' }).map((r) => r.outcome), ['aborted']);
+    assert.deepEqual((await gateway.memory!.listAudit({ conversationId: 'i' })).map((r) => r.outcome), ['aborted']);
   });
 
   test('an unknown model is model_not_found: no fallback, nothing stored, audited', SLOW, async () => {
@@ -123,9 +123,9 @@ describe('Gateway against a real ollama serve', () => {
       gateway.handle(msg('nf', 'hi', { model: 'omega-no-such-model' })),
       (e: unknown) => e instanceof ProviderError && e.code === 'model_not_found',
     );
-    assert.deepEqual(gateway.memory!.messages('nf'), []);
+    assert.deepEqual(await gateway.memory!.messages('nf'), []);
     assert.deepEqual(
-      gateway.memory!.listAudit({ conversationId: 'nf' }).map((r) => [r.model, r.outcome]),
+      (await gateway.memory!.listAudit({ conversationId: 'nf' })).map((r) => [r.model, r.outcome]),
       [['omega-no-such-model', 'model_not_found']],
     );
   });

@@ -60,7 +60,7 @@ async function runAsk(ctx: CliContext, words: string[], options: AskOptions): Pr
   // A one-off question is not remembered: no conversation to store it under, and no
   // database to open, so `ask` works even where ~/.omega is not writable.
   const remember = options.conversation !== undefined;
-  const gateway = ctx.openGateway({ memory: remember });
+  const gateway = await ctx.openGateway({ memory: remember });
   try {
     const message: IncomingMessage = {
       channel: 'cli',

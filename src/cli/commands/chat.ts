@@ -79,7 +79,7 @@ class ChatSession {
     const { io } = this.ctx;
     // Validate --provider before the first prompt rather than on the first answer.
     this.gateway.provider(this.providerName);
-    const previous = this.gateway.memory?.history(this.conversationId, this.ctx.config.memory.maxContextMessages).length ?? 0;
+    const previous = (await this.gateway.memory?.history(this.conversationId, this.ctx.config.memory.maxContextMessages))?.length ?? 0;
     const resumed = this.options.conversation !== undefined && previous > 0;
     io.stderr.write(
       `${this.ctx.err.dim(
@@ -202,7 +202,7 @@ class ChatSession {
         this.leave();
         return;
       case '/forget': {
-        const removed = this.gateway.memory?.forget(this.conversationId) ?? 0;
+        const removed = (await this.gateway.memory?.forget(this.conversationId)) ?? 0;
         out(`Forgot ${removed} message${removed === 1 ? '' : 's'} of conversation ${this.conversationId}.`);
         return;
       }
@@ -314,7 +314,7 @@ export function chatCommand(ctx: CliContext): Command {
     .option('--show-thinking', 'show the reasoning a thinking model produces on its own (without asking it to think)')
     .addHelpText('after', `\n${HELP}\n\nWith piped input every line is one message, e.g.\n  printf 'Hi\\nWhat did I just say?\\n' | omega chat`)
     .action(async (options: ChatOptions) => {
-      const gateway = ctx.openGateway({ memory: true });
+      const gateway = await ctx.openGateway({ memory: true });
       try {
         ctx.exitCode = await new ChatSession(ctx, gateway, options).run();
       } finally {

@@ -17,7 +17,7 @@ export function modelsCommand(ctx: CliContext): Command {
     .addHelpText('after', '\nExit status is 1 when no provider could list its models.')
     .action(async (options: { json?: boolean }) => {
       const config = ctx.config;
-      const gateway = ctx.openGateway({ memory: false });
+      const gateway = await ctx.openGateway({ memory: false });
       try {
         const names = enabledProviders(config);
         const listing = await ctx.interruptible((signal) =>

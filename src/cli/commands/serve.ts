@@ -50,7 +50,7 @@ Tokens: OMEGA_SERVER_TOKENS or [server] tokens_file (required to listen off loop
       // Access lines are built from known fields only (no headers, no bodies), so they skip the
       // redaction pass, which cost a few per cent of the server's CPU per request.
       const accessLogger = pino({ name: 'omega-serve', level, base: { component: 'access' } }, pino.destination({ fd: 2, sync: true })) as unknown as Logger;
-      const gateway = Gateway.open(loaded.config, {
+      const gateway = await Gateway.connect(loaded.config, {
         logger,
         memory: options.memory !== false,
         ...(loaded.file === undefined ? {} : { configFile: loaded.file }),

@@ -1,7 +1,6 @@
 /**
  * `omega status` (alias `doctor`): is everything in place, and if not, what to do next.
  */
-import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import { parseServerSection } from '../../config/server.js';
 import type { ListenAddress } from '../../config/server.js';
@@ -11,6 +10,8 @@ import { enabledProviders } from '../../gateway/factory.js';
 import type { Gateway } from '../../gateway/gateway.js';
 import { OllamaProvider, notRunningStep, notRunningSummary } from '../../providers/ollama/index.js';
 import type { CliContext } from '../context.js';
+import { memoryStatus, memoryStatusText } from '../memory-status.js';
+import type { MemoryStatus } from '../memory-status.js';
 import { EXIT, describeError } from '../errors.js';
 import { formatBytes, formatJson, formatRelativeTime, formatTable } from '../output.js';
 
@@ -50,7 +51,7 @@ export interface StatusReport {
   /** True when the default provider can answer. */
   ok: boolean;
   configFile: string | null;
-  memory: { dbPath: string; exists: boolean };
+  memory: MemoryStatus;
   defaultProvider: string;
   fallback: string[];
   providers: ProviderStatus[];
@@ -202,7 +203,7 @@ function printReport(ctx: CliContext, report: StatusReport): void {
   const lines: string[] = [];
   const label = (text: string): string => out.dim(text.padEnd(10));
   lines.push(`${label('config')}${report.configFile ?? 'none (defaults)'}`);
-  lines.push(`${label('memory')}${report.memory.dbPath}${report.memory.exists ? '' : out.dim(' (not created yet)')}`);
+  lines.push(`${label('memory')}${memoryStatusText(report.memory, out)}`);
   const fallback = report.fallback.length > 0 ? `, then ${report.fallback.join(', ')}` : '';
   lines.push(`${label('provider')}${report.defaultProvider}${fallback}`);
   lines.push(`${label('serve')}${report.server.running ? `${out.green('running')} at ${report.server.url}` : out.dim(`not running (${report.server.url})`)}`);
@@ -251,19 +252,23 @@ export function statusCommand(ctx: CliContext): Command {
     .addHelpText('after', '\nExit status is 0 when the default provider can answer, 1 otherwise.')
     .action(async (options: { json?: boolean }) => {
       const config = ctx.config;
-      const gateway = ctx.openGateway({ memory: false });
+      const gateway = await ctx.openGateway({ memory: false });
       try {
         const names = new Set<ProviderName>(enabledProviders(config));
         names.add(config.provider.default);
         const url = serverUrl((config.server ?? parseServerSection(undefined, { env: ctx.io.env, home: ctx.io.home, readTokens: false })).listen);
-        const [providers, running] = await ctx.interruptible((signal) =>
-          Promise.all([Promise.all([...names].map((name) => providerStatus(name, config, gateway, signal))), probeServer(url, signal)]),
+        const [providers, running, memory] = await ctx.interruptible((signal) =>
+          Promise.all([
+            Promise.all([...names].map((name) => providerStatus(name, config, gateway, signal))),
+            probeServer(url, signal),
+            memoryStatus(config, ctx.io.env),
+          ]),
         );
         const defaultEntry = providers.find((p) => p.default);
         const report: StatusReport = {
           ok: defaultEntry !== undefined && defaultEntry.available && defaultEntry.problems.length === 0,
           configFile: ctx.configFile ?? null,
-          memory: { dbPath: config.memory.dbPath, exists: existsSync(config.memory.dbPath) },
+          memory,
           defaultProvider: config.provider.default,
           fallback: [...config.provider.fallback],
           providers,

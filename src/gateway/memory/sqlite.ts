@@ -17,6 +17,21 @@ import type { TokenCalibration } from '../../core/context-fit.js';
 import type { GatewayMetadata } from '../types.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations/index.js';
 import type { Migration } from './migrations/index.js';
+import { nonNegativeInt, titleOf, toExported } from './store.js';
+import type {
+  AuditRecord,
+  AuditRecordInput,
+  ConversationExport,
+  ConversationSummary,
+  ExchangeInput,
+  HistoryEntry,
+  ImportOutcome,
+  MemoryHealth,
+  MemoryStore,
+  StoredMessage,
+  TokenCount,
+  TokenSource,
+} from './store.js';
 
 /** How long a write waits for another process's lock before failing with `locked`. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
@@ -35,95 +50,16 @@ export interface SqliteMemoryOptions {
   verify?: boolean;
 }
 
-/** Where a stored token count came from: the model's server, or the calibrated estimate. */
-export type TokenSource = 'server' | 'estimate';
-
-/** A message's token count and its source. */
-export interface TokenCount {
-  tokens: number;
-  source: TokenSource;
-}
-
-/** One message of a conversation's history, with what the gateway needs to fit it into a window. */
-export interface HistoryEntry {
-  message: ChatMessage;
-  /** Absent for messages stored before token accounting existed. */
-  tokens?: TokenCount;
-  /** For an assistant message: how its answer was produced. */
-  metadata?: GatewayMetadata;
-}
-
-/** One user message and its answer, stored together or not at all. */
-export interface ExchangeInput {
-  conversationId: string;
-  /** Where the conversation lives (`cli`, `chat`, ...); kept from the first exchange. */
-  channel: string;
-  /** Who sent the user message. */
-  sender: string;
-  user: ChatMessage;
-  assistant: ChatMessage;
-  /** How the answer was produced; stored with the assistant message. */
-  metadata: GatewayMetadata;
-  /** The answer was cut short (cancelled or failed mid-stream). */
-  interrupted?: boolean;
-  /** Token count of the user message. */
-  userTokens?: TokenCount;
-  /** Token count of the answer. */
-  assistantTokens?: TokenCount;
-  /** An audit record written in the same transaction, so the trail and the history agree. */
-  audit?: AuditRecordInput;
-}
-
-/** What {@link SqliteMemory.audit} records about one provider attempt. */
-export interface AuditRecordInput {
-  /** Defaults to now. */
-  ts?: Date | string;
-  channel: string;
-  conversationId: string;
-  sender: string;
-  provider: string;
-  model?: string;
-  /** `ok`, or the error code of the failure (`unavailable`, `aborted`, ...). */
-  outcome: string;
-  errorCode?: string;
-  errorMessage?: string;
-  promptTokens?: number;
-  completionTokens?: number;
-  durationMs: number;
-}
-
-/** A stored audit record. */
-export interface AuditRecord extends Omit<AuditRecordInput, 'ts'> {
-  id: number;
-  /** ISO 8601. */
-  ts: string;
-}
-
-/** A stored message with everything the history view leaves out. */
-export interface StoredMessage extends ChatMessage {
-  id: number;
-  conversationId: string;
-  sender?: string;
-  provider?: string;
-  model?: string;
-  /** ISO 8601. */
-  createdAt: string;
-  interrupted: boolean;
-  metadata?: GatewayMetadata;
-  /** Absent for messages stored before token accounting existed. */
-  tokens?: TokenCount;
-}
-
-/** One line of {@link SqliteMemory.conversations}. */
-export interface ConversationSummary {
-  id: string;
-  channel: string;
-  /** The start of the first user message. */
-  title?: string;
-  createdAt: string;
-  updatedAt: string;
-  messageCount: number;
-}
+export type {
+  AuditRecord,
+  AuditRecordInput,
+  ConversationSummary,
+  ExchangeInput,
+  HistoryEntry,
+  StoredMessage,
+  TokenCount,
+  TokenSource,
+} from './store.js';
 
 interface MessageRow {
   id: number;
@@ -173,8 +109,6 @@ interface ConversationRow {
   updated_at: string;
   message_count: number;
 }
-
-const TITLE_LENGTH = 80;
 
 /** SQLite's in-memory database name; useful for tests and `memory = false`-like runs. */
 export const IN_MEMORY = ':memory:';
@@ -393,16 +327,6 @@ function toAudit(row: AuditRow): AuditRecord {
   const completionTokens = optional(row.completion_tokens);
   if (completionTokens !== undefined) record.completionTokens = completionTokens;
   return record;
-}
-
-function nonNegativeInt(value: number | undefined): number | null {
-  return value === undefined || !Number.isFinite(value) ? null : Math.max(0, Math.round(value));
-}
-
-function titleOf(text: string): string | null {
-  const line = text.replace(/\s+/g, ' ').trim();
-  if (line === '') return null;
-  return line.length > TITLE_LENGTH ? `${line.slice(0, TITLE_LENGTH - 1)}…` : line;
 }
 
 /** Conversation memory and audit trail in one SQLite file. Synchronous, like better-sqlite3. */
@@ -658,6 +582,57 @@ export class SqliteMemory {
     );
   }
 
+  /** A conversation with every message, for `omega memory export`; undefined when there is none. */
+  exportConversation(conversationId: string): ConversationExport | undefined {
+    return this.guard(() => {
+      const row = this.db
+        .prepare('SELECT id, channel, title, created_at, updated_at FROM conversations WHERE id = ?')
+        .get(conversationId) as Omit<ConversationRow, 'message_count'> | undefined;
+      if (row === undefined) return undefined;
+      const out: ConversationExport = {
+        id: row.id,
+        channel: row.channel,
+        createdAt: row.created_at,
+        updatedAt: row.updated_at,
+        messages: this.stmts.messages.all(conversationId).map((r) => toExported(toStored(r))),
+      };
+      if (row.title !== null) out.title = row.title;
+      return out;
+    });
+  }
+
+  /**
+   * Stores an exported conversation and its messages in one transaction. An id already present
+   * is left alone (`exists`), so importing the same file twice changes nothing.
+   */
+  importConversation(c: ConversationExport): ImportOutcome {
+    return this.guard(() =>
+      this.db
+        .transaction((): ImportOutcome => {
+          const inserted = this.db
+            .prepare('INSERT INTO conversations (id, channel, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING')
+            .run(c.id, c.channel, c.title ?? null, c.createdAt, c.updatedAt).changes;
+          if (inserted === 0) return 'exists';
+          for (const m of c.messages) {
+            const message: ChatMessage = { role: m.role, content: m.content };
+            if (m.thinking !== undefined) message.thinking = m.thinking;
+            if (m.toolCalls !== undefined) message.toolCalls = m.toolCalls;
+            this.insert(c.id, message, {
+              ...(m.sender === undefined ? {} : { sender: m.sender }),
+              ...(m.provider === undefined ? {} : { provider: m.provider }),
+              ...(m.model === undefined ? {} : { model: m.model }),
+              createdAt: m.createdAt,
+              interrupted: m.interrupted,
+              ...(m.metadata === undefined ? {} : { metadata: m.metadata }),
+              ...(m.tokens === undefined ? {} : { tokens: m.tokens }),
+            });
+          }
+          return 'imported';
+        })
+        .immediate(),
+    );
+  }
+
   /** The schema version of the open database. */
   schemaVersion(): number {
     return this.guard(() => readVersion(this.db));
@@ -735,5 +710,107 @@ export class SqliteMemory {
     } catch (error) {
       throw toMemoryError(error, this.file);
     }
+  }
+}
+
+/**
+ * {@link SqliteMemory} behind the async {@link MemoryStore} interface the gateway uses. Every call
+ * runs synchronously and returns a settled promise, so SQLite's hot path costs no more than a
+ * microtask; a failure becomes a rejected promise, never a synchronous throw.
+ */
+export class SqliteStore implements MemoryStore {
+  readonly backend = 'sqlite' as const;
+  readonly location: string;
+  /** The synchronous store underneath, for callers that want it (tests, tools). */
+  readonly sqlite: SqliteMemory;
+
+  constructor(sqlite: SqliteMemory) {
+    this.sqlite = sqlite;
+    this.location = sqlite.file;
+  }
+
+  /** Opens the file at `path` the way {@link SqliteMemory.open} does. */
+  static open(path: string, opts: SqliteMemoryOptions = {}): SqliteStore {
+    return new SqliteStore(SqliteMemory.open(path, opts));
+  }
+
+  history(conversationId: string, limit: number): Promise<ChatMessage[]> {
+    return settle(() => this.sqlite.history(conversationId, limit));
+  }
+
+  historyEntries(conversationId: string, limit: number): Promise<HistoryEntry[]> {
+    return settle(() => this.sqlite.historyEntries(conversationId, limit));
+  }
+
+  calibrations(): Promise<[string, TokenCalibration][]> {
+    return settle(() => this.sqlite.calibrations());
+  }
+
+  saveCalibration(key: string, calibration: TokenCalibration): Promise<void> {
+    return settle(() => this.sqlite.saveCalibration(key, calibration));
+  }
+
+  messages(conversationId: string): Promise<StoredMessage[]> {
+    return settle(() => this.sqlite.messages(conversationId));
+  }
+
+  saveExchange(x: ExchangeInput): Promise<void> {
+    return settle(() => this.sqlite.saveExchange(x));
+  }
+
+  audit(record: AuditRecordInput): Promise<void> {
+    return settle(() => this.sqlite.audit(record));
+  }
+
+  listAudit(q: { conversationId?: string; limit?: number } = {}): Promise<AuditRecord[]> {
+    return settle(() => this.sqlite.listAudit(q));
+  }
+
+  forget(conversationId: string): Promise<number> {
+    return settle(() => this.sqlite.forget(conversationId));
+  }
+
+  conversations(): Promise<ConversationSummary[]> {
+    return settle(() => this.sqlite.conversations());
+  }
+
+  exportConversation(conversationId: string): Promise<ConversationExport | undefined> {
+    return settle(() => this.sqlite.exportConversation(conversationId));
+  }
+
+  importConversation(conversation: ConversationExport): Promise<ImportOutcome> {
+    return settle(() => this.sqlite.importConversation(conversation));
+  }
+
+  schemaVersion(): Promise<number> {
+    return settle(() => this.sqlite.schemaVersion());
+  }
+
+  health(): Promise<MemoryHealth> {
+    const started = performance.now();
+    try {
+      const schemaVersion = this.sqlite.schemaVersion();
+      return Promise.resolve({
+        backend: 'sqlite',
+        location: this.location,
+        ok: true,
+        schemaVersion,
+        latencyMs: Math.round((performance.now() - started) * 10) / 10,
+      });
+    } catch (error) {
+      return Promise.resolve({ backend: 'sqlite', location: this.location, ok: false, error: (error as Error).message });
+    }
+  }
+
+  close(): Promise<void> {
+    return settle(() => this.sqlite.close());
+  }
+}
+
+function settle<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (error) {
+    return Promise.reject(error as Error);
   }
 }
