@@ -5,9 +5,9 @@
  * Flags: `--quick` (short smoke run), `--no-real` (skip the real-Ollama part),
  * `--omega-src` (load Omega from src/ through tsx instead of the dist/ build),
  * `--omega-dist=<dir>` (load Omega from another build, e.g. a candidate fix compiled with
- * `tsc -p tsconfig.build.json --outDir <dir>`; the gateways section then serves from
+ * `tsc -p tsconfig.build.json --outDir <dir>`; the gateways and fleet sections then serve from
  * `<dir>/cli/main.js`), `--only=<section>[,<section>...]` (stream,
- * single, ttfc, memory, gateways, real) to run a part; a bare section name (`npm run bench --
+ * single, ttfc, memory, gateways, fleet, real) to run a part; a bare section name (`npm run bench --
  * gateways`) is the same as `--only=` with it.
  */
 import { fork } from 'node:child_process';
@@ -20,6 +20,9 @@ import ts from 'typescript';
 import { LABELS, omegaModuleUrl } from './clients.js';
 import type { CallResult, ClientName, OmegaSource } from './clients.js';
 import type { MemResult } from './mem-child.js';
+import { fleetBlocks, runFleet } from './fleet.js';
+import type { FleetConfig, FleetSection } from './fleet.js';
+import { defaultRouteModuleUrl } from './fleet-route.js';
 import { gatewayBlocks, runGateways } from './gateways.js';
 import type { GatewayConfig, GatewaySection } from './gateways.js';
 import { runReal } from './real.js';
@@ -35,7 +38,7 @@ import type { ClientWorker } from './workers.js';
 // ---------------------------------------------------------------------------------------------
 // Configuration
 
-const SECTIONS = ['stream', 'single', 'ttfc', 'memory', 'gateways', 'real'] as const;
+const SECTIONS = ['stream', 'single', 'ttfc', 'memory', 'gateways', 'fleet', 'real'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const argv = process.argv.slice(2);
@@ -80,6 +83,11 @@ const CFG = QUICK
         single: { tokens: 200, concurrency: 32, durationMs: 1_000, warmupMs: 500, maxRequests: 100_000, runs: 3 },
         memory: { streams: 1000, intervalMs: 250, chunks: 20 },
       } satisfies GatewayConfig,
+      fleet: {
+        route: { hostCounts: [3, 50], iterations: 20_000, runs: 3 },
+        fast: { chunks: 5_000, warmupMs: 300, runs: 3, ttfb: { tokens: 32, warmup: 3, pairs: 20 }, concurrent: { chunks: 2_000, streams: 6, requests: 30, runs: 2 } },
+        paced: { intervalMs: 5, chunks: 20, requests: 24, concurrency: [3], runs: 2 },
+      } satisfies FleetConfig,
       real: { numPredict: 64, warmup: 1, runs: 5 },
     }
   : {
@@ -93,6 +101,11 @@ const CFG = QUICK
         single: { tokens: 200, concurrency: 32, durationMs: 2_000, warmupMs: 1_000, maxRequests: 100_000, runs: 5 },
         memory: { streams: 1000, intervalMs: 500, chunks: 20 },
       } satisfies GatewayConfig,
+      fleet: {
+        route: { hostCounts: [3, 50], iterations: 200_000, runs: 7 },
+        fast: { chunks: 10_000, warmupMs: 1_500, runs: 5, ttfb: { tokens: 32, warmup: 10, pairs: 100 }, concurrent: { chunks: 2_000, streams: 6, requests: 120, runs: 3 } },
+        paced: { intervalMs: 10, chunks: 20, requests: 60, concurrency: [3, 6], runs: 3 },
+      } satisfies FleetConfig,
       real: { numPredict: 256, warmup: 2, runs: 15 },
     };
 
@@ -185,6 +198,7 @@ interface Report {
   ttfc?: TtfcSection;
   memory?: MemSection;
   gateways?: GatewaySection;
+  fleet?: FleetSection;
   real?: RealResult | { skipped: string };
   /** `unit` is how `value` reads: a ratio (`x`, the default) or milliseconds. */
   targets: { name: string; value: number; unit?: 'x' | 'ms'; target: string; pass: boolean }[];
@@ -576,6 +590,7 @@ function blocks(r: Report): Block[] {
     });
   }
   if (r.gateways) out.push(...gatewayBlocks(r.gateways));
+  if (r.fleet) out.push(...fleetBlocks(r.fleet));
   if (r.real && 'skipped' in r.real) {
     out.push({ title: 'Real Ollama', head: ['skipped'], rows: [[r.real.skipped]], align: ['l'] });
   } else if (r.real) {
@@ -733,6 +748,12 @@ async function main(): Promise<void> {
       await server.close();
     }
   }
+  if (runs('fleet')) {
+    // Its own synthetic hosts (three fast, three paced): the shared server above is not used.
+    const main = omegaDist === undefined ? undefined : join(omegaDist, 'cli/main.js');
+    const routeUrl = omegaDist === undefined ? defaultRouteModuleUrl(OMEGA_SOURCE) : pathToFileURL(join(omegaDist, 'providers/ollama/fleet/router.js')).href;
+    report.fleet = await runFleet(CFG.fleet, report.errors, progress, main, routeUrl);
+  }
   if (runs('real')) {
     progress('real Ollama: starting');
     try {
@@ -773,7 +794,14 @@ async function main(): Promise<void> {
     writeFileSync(`${RESULTS_DIR}gateways.json`, `${JSON.stringify(only, null, 2)}\n`);
     writeFileSync(`${RESULTS_DIR}gateways.md`, renderMarkdown(only, 'Omega gateway benchmark results'));
   }
-  progress(`wrote bench/results/latest.json and latest.md${report.gateways ? ', gateways.json and gateways.md' : ''}; ${fmt((performance.now() - started) / 1000, 1)} s in all`);
+  if (report.fleet) {
+    // The fleet figures on their own too, for the same reason.
+    const { stream: _s, single: _n, ttfc: _t, memory: _m, real: _r, gateways: _g, ...rest } = report;
+    const only: Report = { ...rest, targets: [], errors: report.errors.filter((e) => e.startsWith('fleet')) };
+    writeFileSync(`${RESULTS_DIR}fleet.json`, `${JSON.stringify(only, null, 2)}\n`);
+    writeFileSync(`${RESULTS_DIR}fleet.md`, renderMarkdown(only, 'Omega fleet benchmark results'));
+  }
+  progress(`wrote bench/results/latest.json and latest.md${report.gateways ? ', gateways.json and gateways.md' : ''}${report.fleet ? ', fleet.json and fleet.md' : ''}; ${fmt((performance.now() - started) / 1000, 1)} s in all`);
 }
 
 main().catch((err: unknown) => {
