@@ -3,9 +3,9 @@
  * schema per table (`[omega]`, `[memory]`, each provider's spec) drives `KNOWN_CONFIG_KEYS`,
  * the unknown-key warnings with their suggestions, and the documentation checks.
  */
-import type { Section } from './section.js';
+import { Section } from './section.js';
 import { suggest } from './suggest.js';
-import { dotted } from './toml.js';
+import { dotted, isTable } from './toml.js';
 
 /** The type of a leaf value, as config.toml writes it. */
 export type KeyType = 'boolean' | 'string' | 'url' | 'path' | 'integer' | 'number' | 'seconds' | 'duration' | 'strings';
@@ -14,6 +14,8 @@ export type KeyType = 'boolean' | 'string' | 'url' | 'path' | 'integer' | 'numbe
 export interface NestedSchema {
   readonly table: TableSchema;
   readonly open?: boolean;
+  /** An array of such tables (`[[provider.ollama.hosts]]`), each with the keys of {@link table}. */
+  readonly array?: boolean;
 }
 
 /** The keys of one table and their types, in documentation order. */
@@ -49,7 +51,15 @@ export function schemaType(schema: TableSchema, key: string): KeyType | undefine
 export function warnUnknownKeys(section: Section, schema: TableSchema, label?: string): void {
   warnUnknownIn(section, Object.keys(schema), label);
   for (const [key, type] of Object.entries(schema)) {
-    if (typeof type !== 'string' && !type.open && section.has(key)) warnUnknownKeys(section.child(key), type.table);
+    if (typeof type === 'string' || type.open || !section.has(key)) continue;
+    if (type.array === true) {
+      // Each entry of an array of tables; a value of the wrong shape is its owner's error to report.
+      const entries = section.table[key];
+      if (!Array.isArray(entries)) continue;
+      for (const entry of entries) if (isTable(entry)) warnUnknownKeys(new Section(section.reader, section.keyPath(key), entry), type.table);
+      continue;
+    }
+    warnUnknownKeys(section.child(key), type.table);
   }
 }
 

@@ -113,6 +113,22 @@ export interface MessageMetadata {
    * refuse an oversized prompt, e.g. Ollama before 0.12.6): the answer saw only part of it.
    */
   truncated?: boolean;
+  /** For a provider that routes among several servers (an Ollama fleet): the server that answered. */
+  host?: string;
+  /** For such a provider: every server tried for this answer, in order, the last one answered. */
+  hostAttempts?: HostAttempt[];
+}
+
+/** One server tried for one answer by a provider that routes among several (an Ollama fleet). */
+export interface HostAttempt {
+  /** The server's base URL. */
+  host: string;
+  /** `ok`, or the failure's {@link ProviderErrorCode}. */
+  outcome: string;
+  /** Wall time of this attempt, in milliseconds. */
+  ms: number;
+  /** The failure's message, for failed attempts. */
+  error?: string;
 }
 
 /**
@@ -173,6 +189,10 @@ export interface ModelInfo {
   quantization?: string;
   /** Content digest, where the provider has one. */
   digest?: string;
+  /** For a provider that routes among several servers (an Ollama fleet): the servers that have this model. */
+  hosts?: string[];
+  /** For such a provider: the servers where the model is loaded in memory now. */
+  loadedOn?: string[];
 }
 
 /**
@@ -217,6 +237,11 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Overrides the provider's configured timeouts for this call. */
   timeouts?: Partial<Timeouts>;
+  /**
+   * Keeps related calls on the same server (the gateway passes the conversation id), for
+   * providers that route among several; others ignore it.
+   */
+  stickyKey?: string;
 }
 
 /** A chat request in the provider-neutral shape. */
@@ -284,6 +309,10 @@ export interface ChatResponse {
   truncated?: boolean;
   /** The context window (in tokens) the server was asked to use for this answer, when the provider set it. */
   contextLength?: number;
+  /** The server that answered, for providers that route among several; see {@link MessageMetadata.host}. */
+  host?: string;
+  /** Every server tried for this answer; see {@link MessageMetadata.hostAttempts}. */
+  hostAttempts?: HostAttempt[];
 }
 
 /** One piece of a streamed answer. Deltas are to be concatenated in order. */
@@ -309,6 +338,10 @@ export interface ChatChunk {
   truncated?: boolean;
   /** On the final chunk: the context window the server was asked to use, when the provider set it. */
   contextLength?: number;
+  /** On the final chunk: the server that answered, for providers that route among several. */
+  host?: string;
+  /** On the final chunk: every server tried for this answer; see {@link MessageMetadata.hostAttempts}. */
+  hostAttempts?: HostAttempt[];
 }
 
 /** The context window a provider will use for a model, and where that number comes from. */
@@ -393,6 +426,8 @@ export function chatMetadata(provider: string, res: ChatResponse): MessageMetada
   if (res.doneReason !== undefined) meta.doneReason = res.doneReason;
   if (Object.keys(res.timings).length > 0) meta.timings = res.timings;
   if (res.truncated === true) meta.truncated = true;
+  if (res.host !== undefined) meta.host = res.host;
+  if (res.hostAttempts !== undefined) meta.hostAttempts = res.hostAttempts;
   return meta;
 }
 
@@ -475,5 +510,7 @@ export async function* responseAsChunks(response: Promise<ChatResponse>): AsyncG
   if (Object.keys(res.timings).length > 0) chunk.timings = res.timings;
   if (res.truncated === true) chunk.truncated = true;
   if (res.contextLength !== undefined) chunk.contextLength = res.contextLength;
+  if (res.host !== undefined) chunk.host = res.host;
+  if (res.hostAttempts !== undefined) chunk.hostAttempts = res.hostAttempts;
   yield chunk;
 }

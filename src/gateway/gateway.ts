@@ -17,6 +17,7 @@ import type {
   Context,
   ContextWindow,
   DoneReason,
+  HostAttempt,
   ModelProvider,
   ThinkSetting,
   Timings,
@@ -216,6 +217,8 @@ function buildMetadata(p: {
   truncated?: boolean;
   contextLength?: number;
   fit?: FitInfo;
+  host?: string;
+  hostAttempts?: HostAttempt[];
 }): GatewayMetadata {
   const metadata: GatewayMetadata = { providerUsed: p.provider, model: p.model, processingTimeMs: p.ms };
   const tokens = totalTokens(p.usage);
@@ -226,6 +229,8 @@ function buildMetadata(p: {
   if (p.timings !== undefined && Object.keys(p.timings).length > 0) metadata.timings = p.timings;
   if (p.fallbackFrom.length > 0) metadata.fallbackFrom = [...p.fallbackFrom];
   if (p.truncated === true) metadata.truncated = true;
+  if (p.host !== undefined) metadata.host = p.host;
+  if (p.hostAttempts !== undefined) metadata.hostAttempts = p.hostAttempts;
   if (p.fit !== undefined) {
     metadata.messagesLeftOut = p.fit.leftOut;
     metadata.contextWindow = p.contextLength ?? p.fit.window.tokens;
@@ -414,6 +419,8 @@ export class Gateway {
   private async *run(job: Job, options: CallOptions, streamed: boolean): AsyncGenerator<GatewayEvent, void, undefined> {
     const failures: { name: string; error: unknown }[] = [];
     const candidates = this.candidates(job.primary);
+    // A provider that routes among several servers keeps a conversation on one (its KV cache stays warm).
+    if (job.conversationId !== undefined && options.stickyKey === undefined) options = { ...options, stickyKey: job.conversationId };
     for (const [index, name] of candidates.entries()) {
       const provider = this.candidate(name, index === 0);
       if (provider === undefined) continue;
@@ -732,6 +739,8 @@ export class Gateway {
         ...(final?.truncated === true ? { truncated: true } : {}),
         ...(final?.contextLength === undefined ? {} : { contextLength: final.contextLength }),
         ...(attempt.fit === undefined ? {} : { fit: attempt.fit }),
+        ...(final?.host === undefined ? {} : { host: final.host }),
+        ...(final?.hostAttempts === undefined ? {} : { hostAttempts: final.hostAttempts }),
       }),
     };
     if (partial.thinking !== '') answer.thinking = partial.thinking;

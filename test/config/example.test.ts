@@ -20,8 +20,21 @@ function uncommented(text: string): string {
   return text.replace(/^# ?([a-z_]+ = .*)$/gm, '$1');
 }
 
-/** Dotted paths of every leaf value in a parsed TOML document. */
+/**
+ * The example as a fleet: base_url removed and the `#: ` lines (the [[provider.ollama.hosts]]
+ * example, which cannot sit next to base_url) switched on.
+ */
+function asFleet(text: string): string {
+  return uncommented(text)
+    .replace(/^base_url = .*$/m, '')
+    .replace(/^#: (.*)$/gm, '$1');
+}
+
+/** Dotted paths of every leaf value in a parsed TOML document; an array of tables counts as its tables' keys. */
 function leafKeys(node: unknown, prefix: string[] = []): string[] {
+  if (Array.isArray(node) && node.length > 0 && node.every((v) => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date))) {
+    return [...new Set(node.flatMap((v) => leafKeys(v, prefix)))];
+  }
   if (typeof node !== 'object' || node === null || Array.isArray(node) || node instanceof Date) return [prefix.join('.')];
   return Object.entries(node).flatMap(([key, value]) => leafKeys(value, [...prefix, key]));
 }
@@ -52,8 +65,17 @@ test('every optional line in config.example.toml is valid once uncommented', () 
   assert.equal(loaded.config.provider.ollama.options.num_ctx, 8192);
 });
 
+test('the [[provider.ollama.hosts]] example in config.example.toml is a valid fleet', () => {
+  const loaded = parseConfig(asFleet(example), examplePath, {}, { home });
+  assert.deepEqual(loaded.warnings, []);
+  assert.deepEqual(loaded.config.provider.ollama.hosts, [
+    { url: 'http://gpu-box:11434', weight: 2, maxConcurrent: 4, labels: ['gpu'] },
+    { url: 'http://localhost:11434', weight: 1, labels: [] },
+  ]);
+});
+
 test('config.example.toml documents every key Omega knows, and no other', () => {
-  const documented = new Set(leafKeys(parseToml(uncommented(example))));
+  const documented = new Set([...leafKeys(parseToml(uncommented(example))), ...leafKeys(parseToml(asFleet(example)))]);
   const known = new Set(KNOWN_CONFIG_KEYS);
   assert.deepEqual([...known].filter((k) => !documented.has(k)), [], 'keys missing from the example');
   assert.deepEqual([...documented].filter((k) => !known.has(k)), [], 'keys in the example that Omega does not know');

@@ -167,6 +167,18 @@ export class OllamaProvider implements ModelProvider {
     return completeWithChat(this, context, options);
   }
 
+  /**
+   * `GET /` within `timeoutMs` (2 s by default): true when the server answers 200 ("Ollama is
+   * running"). The cheapest liveness probe, for health checks that run often. Never throws.
+   */
+  async heartbeat(options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<boolean> {
+    return this.endpoint.probe('/', {
+      signal: options?.signal,
+      timeoutMs: options?.timeoutMs ?? 2000,
+      connectMs: this.timeouts.connectMs,
+    });
+  }
+
   /** `GET /api/tags` within `timeoutMs` (2 s by default): true on 200. Never throws. */
   async isAvailable(options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<boolean> {
     return this.endpoint.probe('/api/tags', {
@@ -358,8 +370,8 @@ export class OllamaProvider implements ModelProvider {
 
   // ---- internals --------------------------------------------------------------------------
 
-  /** Installed models by name with their digests, from `/api/tags`. */
-  private async digests(options?: CallOptions): Promise<Map<string, string>> {
+  /** Installed models by name with their digests, from `/api/tags` alone (no `/api/show`): cheap enough to poll. */
+  async digests(options?: CallOptions): Promise<Map<string, string>> {
     const tags = await this.json<{ models?: WireListModel[] | null }>('GET', '/api/tags', undefined, options);
     const out = new Map<string, string>();
     for (const m of Array.isArray(tags.models) ? tags.models : []) {

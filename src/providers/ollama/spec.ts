@@ -16,6 +16,9 @@ import { OllamaProvider } from './provider.js';
 import { DEFAULT_OLLAMA_MODEL, OLLAMA_DEFAULT_TIMEOUTS } from './types.js';
 import { DEFAULT_MAX_CONTEXT } from './context.js';
 import type { ContextMode } from './context.js';
+import { FLEET_SCHEMA, HOST_SCHEMA, fleetOptionsOf, hostsOf } from './fleet/config.js';
+import { OllamaFleet } from './fleet/fleet.js';
+import type { FleetHostConfig, FleetOptions } from './fleet/types.js';
 
 /** `[provider.ollama]` after loading. */
 export interface OllamaConfig {
@@ -33,6 +36,13 @@ export interface OllamaConfig {
   context?: ContextMode;
   /** The largest window `context = "auto"` chooses, in tokens. */
   maxContext?: number;
+  /**
+   * `[[provider.ollama.hosts]]`: several hosts behind one provider (an {@link OllamaFleet}).
+   * Unset for the one-host case; when set, `baseUrl` is the first host's URL.
+   */
+  hosts?: FleetHostConfig[];
+  /** `[provider.ollama.fleet]`: the fleet's knobs; the loader always sets them (defaults when the table is absent). */
+  fleet?: FleetOptions;
 }
 
 /** Bounds of a numeric Ollama option. */
@@ -76,6 +86,8 @@ const KEYS: TableSchema = {
   options: { table: OPTIONS_SCHEMA, open: true },
   context: 'string',
   max_context: 'integer',
+  hosts: HOST_SCHEMA,
+  fleet: FLEET_SCHEMA,
 };
 
 /** Go's time.ParseDuration grammar, which Ollama applies to a string keep_alive. */
@@ -158,7 +170,8 @@ export const ollamaSpec: ProviderSpec<'ollama', OllamaConfig> = {
   secretEnv: [],
   keys: KEYS,
   resolve(section, env, ctx) {
-    const base = baseUrlOf(section, env);
+    const hosts = hostsOf(section);
+    const base = hosts === undefined ? baseUrlOf(section, env) : { url: (hosts[0] as FleetHostConfig).url, source: 'config' as const };
     const options: OllamaConfig = {
       // `enabled = false` is the documented default, but a config that picks Ollama (as default,
       // also by omission, or as a fallback) without saying `enabled` clearly means to use it.
@@ -168,7 +181,9 @@ export const ollamaSpec: ProviderSpec<'ollama', OllamaConfig> = {
       timeouts: section.timeouts(OLLAMA_DEFAULT_TIMEOUTS),
       options: optionsOf(section.child('options')),
       baseUrlSource: base.source,
+      fleet: fleetOptionsOf(section.child('fleet')),
     };
+    if (hosts !== undefined) options.hosts = hosts;
     const keepAlive = keepAliveOf(section);
     if (keepAlive !== undefined) options.keepAlive = keepAlive;
     options.context = section.oneOf<ContextMode>('context', 'server', ['auto', 'server']);
@@ -187,9 +202,25 @@ export const ollamaSpec: ProviderSpec<'ollama', OllamaConfig> = {
     if (keepAlive !== undefined) sources.keepAlive = 'config';
     sources.context = section.sourceOf('context');
     sources.maxContext = section.sourceOf('max_context');
+    if (hosts !== undefined) sources.hosts = 'config';
+    sources.fleet = section.sourceOf('fleet');
     return { options, sources };
   },
   create(options: OllamaConfig, logger?: Logger) {
-    return OllamaProvider.fromConfig(options, logger);
+    // One host stays the plain provider: a fleet's routing and timers cost nothing there.
+    if (options.hosts === undefined) return OllamaProvider.fromConfig(options, logger);
+    return new OllamaFleet({
+      hosts: options.hosts,
+      ...(options.fleet === undefined ? {} : { fleet: options.fleet }),
+      provider: {
+        model: options.model,
+        timeouts: options.timeouts,
+        options: options.options,
+        ...(options.keepAlive === undefined ? {} : { keepAlive: options.keepAlive }),
+        ...(options.context === undefined ? {} : { context: options.context }),
+        ...(options.maxContext === undefined ? {} : { maxContext: options.maxContext }),
+      },
+      ...(logger === undefined ? {} : { logger }),
+    });
   },
 };
