@@ -549,8 +549,8 @@ async function pacedPhase(
     figures: [],
   };
   rows.one = { label: 'omega serve, one host', path: 'client → Omega `/api/chat` → `base_url` (the first host only)', figures: [] };
-  rows.fleet = { label: 'omega serve, fleet of 3', path: 'client → Omega `/api/chat` → fleet, `max_concurrent = 1` per host', figures: [] };
-  rows['fleet-openai'] = { label: 'omega serve, fleet of 3', path: 'client → Omega `/v1/chat/completions` → fleet, `max_concurrent = 1` per host', figures: [] };
+  rows.fleet = { label: 'omega serve, fleet of 3 (Ollama API)', path: 'client → Omega `/api/chat` → fleet, `max_concurrent = 1` per host', figures: [] };
+  rows['fleet-openai'] = { label: 'omega serve, fleet of 3 (OpenAI API)', path: 'client → Omega `/v1/chat/completions` → fleet, `max_concurrent = 1` per host', figures: [] };
   rows.litellm = { label: `LiteLLM proxy ${LITELLM_VERSION}, least-busy`, path: 'client → LiteLLM `/chat/completions` → one of three `ollama_chat/` deployments', figures: [] };
   const live: Live[] = [{ key: 'random', targets: urls.map((u) => ({ url: `${u}/api/chat`, protocol: 'ollama' as const, headers: {} })) }];
   progress('fleet: starting omega serve in front of the paced hosts');

@@ -151,6 +151,23 @@ export class FleetRelay {
     );
   }
 
+  /** A JSON call about `model` (OpenAI embeddings) on a host with a free slot; the value and the host. */
+  async modelJson<T>(ex: Exchange, model: string, path: string, body: unknown): Promise<{ value: T; host: string }> {
+    let out: { value: T; host: string } | undefined;
+    await this.withSlot(
+      ex,
+      model,
+      (upstream) => upstream.send('POST', path, body, ex.signal, true),
+      async (res, lease) => {
+        const text = await res.body.text();
+        if (res.statusCode >= 400) throw upstreamError(res.statusCode, text);
+        out = { value: JSON.parse(text) as T, host: lease.host };
+      },
+    );
+    if (out === undefined) throw new ProviderError({ provider: 'ollama', code: 'protocol', message: `No answer from the fleet for ${path}.` });
+    return out;
+  }
+
   /**
    * `/api/show` on a healthy host that has `model` (no slot needed: nothing runs), the next one
    * when that host does not answer. Discovery is refreshed once when no host lists the model.
@@ -192,9 +209,10 @@ export class FleetRelay {
   private async everyHost<T>(path: string, signal: AbortSignal): Promise<{ host: string; value: T }[]> {
     const bounded = AbortSignal.any([signal, AbortSignal.timeout(META_TIMEOUT_MS)]);
     const answers = await Promise.all(
-      this.fleet.hostUrls.map(async (host) => {
+      this.fleet.hostUrls.map(async (host): Promise<{ host: string; value: T } | undefined> => {
         try {
-          return { host, value: await this.upstream(host).json<T>('GET', path, undefined, bounded) };
+          const value: T = await this.upstream(host).json<T>('GET', path, undefined, bounded);
+          return { host, value };
         } catch (error) {
           this.logger.warn({ host, path, err: error instanceof Error ? error.message : String(error) }, 'a fleet host did not answer');
           return undefined;
