@@ -3,7 +3,7 @@
  * tested exhaustively and timed by the bench without servers. Order: the conversation's sticky
  * host, then hosts where the model is loaded with a free slot, then any host that has the model
  * with a free slot; among equals the least loaded per slot and weight, ties broken at random in
- * proportion to weight × slots. Half-open hosts get a single trial only when no closed host can.
+ * proportion to weight × slots (weighted least-connections). Half-open hosts get a single trial only when no closed host can.
  */
 import type { HostView, RouteContext, RouteDecision, RouteState } from './types.js';
 
@@ -15,9 +15,9 @@ export function modelKey(name: string): string {
   return last.includes(':') ? trimmed : `${trimmed}:latest`;
 }
 
-/** Load after taking one more request, relative to capacity; lower is better. */
+/** Requests running per unit of capacity (slots × weight); lower is better. */
 function loadOf(host: HostView, model: string): number {
-  return ((host.inFlight.get(model) ?? 0) + 1) / (host.slots * host.weight);
+  return (host.inFlight.get(model) ?? 0) / (host.slots * host.weight);
 }
 
 function hasFreeSlot(host: HostView, model: string): boolean {
