@@ -48,8 +48,11 @@ export interface FleetConfig {
     ttfb: { tokens: number; warmup: number; pairs: number };
     concurrent: { chunks: number; streams: number; requests: number; runs: number };
   };
-  /** Paced hosts: `requests` streamed chats of `chunks` chunks every `intervalMs`, at each concurrency. */
-  paced: { intervalMs: number; chunks: number; requests: number; concurrency: number[]; runs: number };
+  /**
+   * Paced hosts: `requests` streamed chats of `chunks` chunks every `intervalMs`, at each
+   * concurrency (`requestsAtOne` at concurrency 1, which measures the idle latency).
+   */
+  paced: { intervalMs: number; chunks: number; requests: number; requestsAtOne: number; concurrency: number[]; runs: number };
 }
 
 /** One row of a table: what it measures, or why it could not be measured. */
@@ -96,7 +99,7 @@ export interface FleetSection {
   config: FleetConfig;
   route: RouteCost;
   fast: Record<string, FastRow>;
-  /** One chat of the paced model on an idle host, ms (median of a few). */
+  /** One chat of the paced model on an idle host, ms: the random row's median at concurrency 1 (straight to idle hosts). */
   pacedIdleMs: number;
   /** The three paced hosts' capacity in req/s: hosts / idle latency. */
   pacedCapacity: number;
@@ -592,23 +595,19 @@ async function pacedPhase(
     }
   }
 
-  // One chat at a time straight to each host, after the warm-up: the latency every row is compared with.
-  const idle: number[] = [];
-  for (let i = 0; i < 9; i++) {
-    const r = await worker.call<CallReply>({ type: 'stream', target: live[0]?.targets[i % hosts.length] as GatewayTarget, model }, 60_000);
-    idle.push(r.result.totalMs);
-  }
-  section.pacedIdleMs = median(idle);
-  section.pacedCapacity = hosts.length / (section.pacedIdleMs / 1000);
   const cpu = new Map<string, number[]>();
-  for (const concurrency of p.concurrency) {
+  // Concurrency 1 first: the random row there is one chat at a time straight to an idle host,
+  // measured in the same rounds as the others, the latency every row is compared with.
+  const levels = [...p.concurrency].sort((x, y) => x - y);
+  for (const concurrency of levels) {
+    const requests = concurrency === 1 ? p.requestsAtOne : p.requests;
     const rates = new Map<string, number[]>();
     const lat = new Map<string, number[]>();
     const first = new Map<string, number[]>();
     const perHost = new Map<string, number[]>();
     const totals = new Map<string, { ok: number; failed: number; error?: string }>();
     for (let round = 0; round < p.runs; round++) {
-      progress(`fleet paced: concurrency ${concurrency}, run ${round + 1}/${p.runs} (${p.requests} streams each)`);
+      progress(`fleet paced: concurrency ${concurrency}, run ${round + 1}/${p.runs} (${requests} streams each)`);
       for (const l of rotate(live, round)) {
         const t = totals.get(l.key) ?? { ok: 0, failed: 0 };
         totals.set(l.key, t);
@@ -617,7 +616,7 @@ async function pacedPhase(
         const c0 = l.gateway ? treeCpuMs(l.gateway.pid) : Number.NaN;
         try {
           const r = await worker.call<LoadReply>(
-            { type: 'streamLoad', targets: l.targets, model, requests: p.requests, concurrency, wantChunks: p.chunks },
+            { type: 'streamLoad', targets: l.targets, model, requests, concurrency, wantChunks: p.chunks },
             600_000,
           );
           const res: StreamLoadResult = r.result;
@@ -641,6 +640,10 @@ async function pacedPhase(
           errors.push(`fleet paced ${l.key} c=${concurrency}: ${message(err)}`);
         }
       }
+    }
+    if (concurrency === 1 || Number.isNaN(section.pacedIdleMs)) {
+      section.pacedIdleMs = median(lat.get('random') ?? []);
+      section.pacedCapacity = hosts.length / (section.pacedIdleMs / 1000);
     }
     for (const l of live) {
       const row = rows[l.key] as PacedRow;
@@ -760,13 +763,14 @@ export function fleetBlocks(s: FleetSection): FleetBlock[] {
   }
   out.push({
     title:
-      `Fleet, paced hosts (one chat at a time each, ${c.paced.chunks} chunks every ${c.paced.intervalMs} ms): ${c.paced.requests} streamed chats a run at each concurrency, ` +
-      `${c.paced.runs} runs; one chat on an idle host takes ${fmt(s.pacedIdleMs)} ms, so three hosts serve at most ${fmt(s.pacedCapacity, 1)} req/s`,
+      `Fleet, paced hosts (one chat at a time each, ${c.paced.chunks} chunks every ${c.paced.intervalMs} ms): ${c.paced.requests} streamed chats a run ` +
+      `(${c.paced.requestsAtOne} at concurrency 1), ${c.paced.runs} runs; one chat on an idle host takes ${fmt(s.pacedIdleMs)} ms, so three hosts serve at most ${fmt(s.pacedCapacity, 1)} req/s`,
     head: ['path', 'concurrency', 'req/s', 'min – max', 'latency p50 / p99 ms', 'added p50 ms', 'first chunk p50 / p99 ms', 'requests per host', 'CV', 'gateway CPU ms / req'],
     rows: pacedRows,
     align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'r', 'r'],
     note:
-      'Added = median latency minus one chat on an idle host: the time a request waited for a busy host (or in the gateway\'s queue) plus the gateway itself. ' +
+      'Added = median latency minus one chat on an idle host (the random row at concurrency 1, straight to the hosts): the time a request waited for a busy host ' +
+      '(or in the gateway\'s queue) plus the gateway itself; at concurrency 1 nothing waits, so it is the gateway alone. ' +
       'CV = standard deviation / mean of the requests per host (0 = even). ' +
       Object.values(s.paced)
         .map((row) => `${row.label}: ${row.path}`)

@@ -86,7 +86,7 @@ const CFG = QUICK
       fleet: {
         route: { hostCounts: [3, 50], iterations: 20_000, runs: 3 },
         fast: { chunks: 5_000, warmupMs: 300, runs: 3, ttfb: { tokens: 32, warmup: 3, pairs: 20 }, concurrent: { chunks: 2_000, streams: 6, requests: 30, runs: 2 } },
-        paced: { intervalMs: 5, chunks: 20, requests: 24, concurrency: [3], runs: 2 },
+        paced: { intervalMs: 5, chunks: 20, requests: 24, requestsAtOne: 6, concurrency: [1, 3], runs: 2 },
       } satisfies FleetConfig,
       real: { numPredict: 64, warmup: 1, runs: 5 },
     }
@@ -104,7 +104,7 @@ const CFG = QUICK
       fleet: {
         route: { hostCounts: [3, 50], iterations: 200_000, runs: 7 },
         fast: { chunks: 10_000, warmupMs: 1_500, runs: 5, ttfb: { tokens: 32, warmup: 10, pairs: 100 }, concurrent: { chunks: 2_000, streams: 6, requests: 120, runs: 3 } },
-        paced: { intervalMs: 10, chunks: 20, requests: 60, concurrency: [3, 6], runs: 3 },
+        paced: { intervalMs: 10, chunks: 20, requests: 60, requestsAtOne: 20, concurrency: [1, 3, 6], runs: 3 },
       } satisfies FleetConfig,
       real: { numPredict: 256, warmup: 2, runs: 15 },
     };

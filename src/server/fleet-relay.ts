@@ -133,7 +133,8 @@ export class FleetRelay {
         failure = error;
         throw error;
       } finally {
-        const outcome = failure ?? (res.statusCode >= 400 ? upstreamError(res.statusCode, '') : undefined);
+        const broke = ex.errorCode === 'connection_lost' ? new ProviderError({ provider: 'ollama', code: 'connection_lost', message: `${lease.host} broke off the answer.` }) : undefined;
+        const outcome = failure ?? broke ?? (res.statusCode >= 400 ? upstreamError(res.statusCode, '') : undefined);
         lease.release(outcome === undefined ? undefined : { error: outcome });
       }
       return;

@@ -293,7 +293,7 @@ export class OmegaServer {
         res.writeHead(204, {
           'access-control-allow-methods': 'GET, POST, HEAD, DELETE, OPTIONS',
           'access-control-allow-headers':
-            req.headers['access-control-request-headers'] ?? 'authorization, content-type, x-api-key, x-omega-conversation',
+            req.headers['access-control-request-headers'] ?? 'authorization, content-type, x-api-key, x-omega-conversation, x-omega-host',
           'access-control-max-age': '600',
         });
         res.end();
