@@ -2,7 +2,7 @@
  * Omega: a local-first AI provider layer and gateway with a first-class Ollama provider.
  *
  * The package root exports the provider contract and errors, configuration loading, the
- * Ollama provider, the hosted providers, the registry of provider specs, and the gateway with
+ * Ollama provider and its several-host fleet, the hosted providers, the registry of provider specs, and the gateway with
  * its SQLite memory.
  */
 export * from './core/index.js';
@@ -22,6 +22,19 @@ export type {
   PullProgress,
   RunningModel,
 } from './providers/ollama/index.js';
+export { DEFAULT_FLEET_OPTIONS, OllamaFleet, route as routeFleetRequest } from './providers/ollama/fleet/index.js';
+export type {
+  FleetEvent,
+  FleetHostConfig,
+  FleetLease,
+  FleetOptions,
+  FleetPullResult,
+  FleetSnapshot,
+  HostSnapshot,
+  HostView,
+  OllamaFleetOptions,
+  RouteDecision,
+} from './providers/ollama/fleet/index.js';
 export { AnthropicProvider } from './providers/anthropic/index.js';
 export type { AnthropicProviderOptions } from './providers/anthropic/index.js';
 export { OpenAIProvider, OpenAICompatibleProvider } from './providers/openai/index.js';

@@ -85,6 +85,15 @@ export interface OllamaServer {
   /** Stops the server (SIGTERM, then SIGKILL after a grace period) and removes its temp dir. Idempotent. */
   stop(): Promise<void>;
   readonly stopped: boolean;
+  /**
+   * Kills the server's process group at once (a host that dies), keeping its port and models for
+   * {@link restart}; resolves when it has exited.
+   */
+  kill(): Promise<void>;
+  /** Sends `signal` to the server's process group (SIGSTOP freezes a host, SIGCONT thaws it). */
+  signal(signal: NodeJS.Signals): void;
+  /** Starts a killed server again on the same port with the same models, and waits until it answers. */
+  restart(options?: { startTimeoutMs?: number }): Promise<void>;
 }
 
 /** Options of {@link startOllama}. */
@@ -280,15 +289,19 @@ export async function startOllama(options: StartOllamaOptions = {}): Promise<Oll
   const url = `http://${host}`;
   const env = serverEnv(home, host, modelsDir, options.env);
 
-  const logFd = openSync(logFile, 'a');
-  let child: ChildProcess;
-  try {
-    child = spawn(bin, ['serve'], { cwd: dir, env, stdio: ['ignore', logFd, logFd], detached: true });
-  } finally {
-    closeSync(logFd);
-  }
-  // Only our own cleanup should keep the test process waiting on this child.
-  child.unref();
+  const spawnServe = (): ChildProcess => {
+    const logFd = openSync(logFile, 'a');
+    let spawned: ChildProcess;
+    try {
+      spawned = spawn(bin, ['serve'], { cwd: dir, env, stdio: ['ignore', logFd, logFd], detached: true });
+    } finally {
+      closeSync(logFd);
+    }
+    // Only our own cleanup should keep the test process waiting on this child.
+    spawned.unref();
+    return spawned;
+  };
+  let child = spawnServe();
 
   let stopped = false;
   let savedTail = '';
@@ -333,6 +346,19 @@ export async function startOllama(options: StartOllamaOptions = {}): Promise<Oll
     stop: entry.stop,
     get stopped() {
       return stopped;
+    },
+    kill: async () => {
+      killGroup(child, 'SIGKILL');
+      await waitForExit(child, 5_000);
+    },
+    signal: (signal) => killGroup(child, signal),
+    restart: async (opts = {}) => {
+      if (stopped) throw new Error('restart(): the server was stopped and its models removed');
+      killGroup(child, 'SIGKILL');
+      await waitForExit(child, 5_000);
+      child = spawnServe();
+      entry.child = child;
+      await waitForHealthy(url, child, opts.startTimeoutMs ?? 60_000);
     },
   };
 

@@ -83,6 +83,11 @@ function codeOf(error: unknown): string {
   return 'error';
 }
 
+/** A model name as a person wrote it: the implied `:latest` left off. */
+function shown(model: string): string {
+  return model.endsWith(':latest') ? model.slice(0, -':latest'.length) : model;
+}
+
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -164,8 +169,16 @@ export class OllamaFleet implements ModelProvider {
 
   /** True when any host answers `GET /`. Never throws. */
   async isAvailable(options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<boolean> {
-    const answers = await Promise.all(this.hosts.map((h) => h.provider.heartbeat(options)));
-    return answers.some(Boolean);
+    // The first host that answers settles it; a slow dead host does not hold the answer up.
+    return new Promise((resolve) => {
+      let left = this.hosts.length;
+      for (const h of this.hosts) {
+        void h.provider.heartbeat(options).then((ok) => {
+          if (ok) resolve(true);
+          else if (--left === 0) resolve(false);
+        });
+      }
+    });
   }
 
   /**
@@ -572,8 +585,9 @@ export class OllamaFleet implements ModelProvider {
     });
   }
 
-  private noRoute(model: string, d: RouteNone): ProviderError {
-    this.logger.debug({ model, none: d.none }, d.why);
+  private noRoute(key: string, d: RouteNone): ProviderError {
+    this.logger.debug({ model: key, none: d.none }, d.why);
+    const model = shown(key);
     if (d.none === 'no_host_has_model') {
       return new ProviderError({
         provider: PROVIDER,
@@ -582,7 +596,7 @@ export class OllamaFleet implements ModelProvider {
         message: `No Ollama host has the model '${model}' (${this.hostUrls.join(', ')}); pull it on a host with \`ollama pull ${model}\`, or on every host with \`omega pull ${model} --all-hosts\`.`,
       });
     }
-    const having = this.hosts.filter((h) => h.models.has(model));
+    const having = this.hosts.filter((h) => h.models.has(key));
     const states = having.map((h) => `${h.url} ${h.breaker.current()}${h.lastError === undefined ? '' : `: ${h.lastError}`}`).join('; ');
     return new ProviderError({
       provider: PROVIDER,
@@ -592,29 +606,32 @@ export class OllamaFleet implements ModelProvider {
     });
   }
 
-  private refusal(model: string, r: QueueRefusal): ProviderError {
+  private refusal(key: string, r: QueueRefusal): ProviderError {
+    const model = shown(key);
     if (r.reason === 'aborted') {
       return new ProviderError({ provider: PROVIDER, code: 'aborted', model, message: 'The request was cancelled while it waited for a free Ollama host.' });
     }
-    const slots = this.hosts.filter((h) => h.models.has(model)).reduce((n, h) => n + h.slots, 0);
-    const hold = this.holdMs.get(model) ?? 1000;
-    const retryAfterMs = Math.max(100, Math.round(hold * Math.max(1, (this.queue.waiting(model) + 1) / Math.max(1, slots))));
+    const slots = this.hosts.filter((h) => h.models.has(key)).reduce((n, h) => n + h.slots, 0);
+    const hold = this.holdMs.get(key) ?? 1000;
+    const retryAfterMs = Math.max(100, Math.round(hold * Math.max(1, (this.queue.waiting(key) + 1) / Math.max(1, slots))));
     if (r.reason === 'full') {
-      this.emit({ type: 'queue_full', model });
+      this.emit({ type: 'queue_full', model: key });
       return new ProviderError({
         provider: PROVIDER,
         code: 'busy',
         model,
         retryAfterMs,
+        setting: { option: 'fleet.queueSize', configKey: 'provider.ollama.fleet.queue_size' },
         message: `Every Ollama host with '${model}' is busy (${slots} slot(s)) and ${r.waiting} request(s) already wait, the most fleet.queueSize allows; retry in about ${Math.ceil(retryAfterMs / 1000)} s, or raise fleet.queueSize or a host's maxConcurrent.`,
       });
     }
-    this.emit({ type: 'queue_timeout', model, waitedMs: r.waitedMs });
+    this.emit({ type: 'queue_timeout', model: key, waitedMs: r.waitedMs });
     return new ProviderError({
       provider: PROVIDER,
       code: 'busy',
       model,
       retryAfterMs,
+      setting: { option: 'fleet.queueTimeoutMs', configKey: 'provider.ollama.fleet.queue_timeout' },
       message: `Every Ollama host with '${model}' stayed busy (${slots} slot(s)) for the ${Math.round(r.waitedMs)} ms the request waited (fleet.queueTimeoutMs); retry in about ${Math.ceil(retryAfterMs / 1000)} s, or raise fleet.queueTimeoutMs or a host's maxConcurrent.`,
     });
   }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { ProviderError } from '../../../../src/core/errors.js';
 import type { ChatChunk } from '../../../../src/core/types.js';
 import { Gateway } from '../../../../src/gateway/gateway.js';
+import { SqliteMemory } from '../../../../src/gateway/memory/sqlite.js';
 import { OllamaFleet } from '../../../../src/providers/ollama/fleet/fleet.js';
 import type { OllamaFleetOptions } from '../../../../src/providers/ollama/fleet/fleet.js';
 import type { FleetEvent, FleetOptions } from '../../../../src/providers/ollama/fleet/types.js';
@@ -206,17 +207,37 @@ test('a failure after the first chunk is connection_lost with the partial text, 
   assert.equal(inFlight(fleet), 0);
 });
 
-test('the gateway carries the host into its metadata and keeps an interrupted answer', async () => {
+test('the gateway carries the host into its metadata and stores it; the config builds the fleet', async () => {
   const [a] = await hosts({ models: ['llama-config'] });
   const config = testConfig();
   config.provider.ollama.hosts = [{ url: (a as FakeFleetHost).url, weight: 1, labels: [] }];
   config.provider.ollama.fleet = { refreshIntervalMs: 0, probeIntervalMs: 0, minRefreshIntervalMs: 0, probeTimeoutMs: 2000, queueSize: 4, queueTimeoutMs: 1000, maxAttempts: 2, breakerThreshold: 3, breakerCooldownMs: 1000, stickyTtlMs: 60_000, defaultMaxConcurrent: 1 };
-  const gateway = new Gateway({ config });
+  const memory = SqliteMemory.open(':memory:');
+  const gateway = new Gateway({ config, memory });
   open.push(gateway);
+  assert.ok(gateway.provider() instanceof OllamaFleet);
   const answer = await gateway.handle({ channel: 'cli', conversationId: 'c1', sender: 'me', text: 'hi' });
   assert.equal(answer.metadata.host, a?.url);
   assert.deepEqual(answer.metadata.hostAttempts?.map((x) => x.outcome), ['ok']);
   assert.equal(answer.metadata.providerUsed, 'ollama');
+  // Stored with the answer, so the host and the attempts are there to audit later.
+  const stored = memory.messages('c1').find((m) => m.role === 'assistant');
+  assert.equal(stored?.metadata?.host, a?.url);
+  assert.equal(stored?.metadata?.hostAttempts?.[0]?.host, a?.url);
+});
+
+test('the gateway passes the conversation id as the sticky key', async () => {
+  const [a, b] = await hosts({ models: ['llama3'], loaded: ['llama3'] }, { models: ['llama3'], loaded: ['llama3'] });
+  // A spread-out sequence: the gateway also routes once per request to size the context window.
+  let n = 0;
+  const { fleet } = fleetOf([a as FakeFleetHost, b as FakeFleetHost], {}, { random: () => (n++ * 0.618) % 1 });
+  const gateway = new Gateway({ config: testConfig(), providers: { ollama: fleet } });
+  const seen = new Set<string | undefined>();
+  for (let i = 0; i < 4; i++) seen.add((await gateway.handle({ channel: 'cli', conversationId: 'conv', sender: 'me', text: `q${i}` })).metadata.host);
+  assert.equal(seen.size, 1, 'one host for the conversation');
+  const loose = new Set<string | undefined>();
+  for (let i = 0; i < 4; i++) loose.add((await gateway.handle({ channel: 'cli', conversationId: `other-${i}`, sender: 'me', text: 'q' })).metadata.host);
+  assert.equal(loose.size, 2, 'new conversations spread over equal hosts');
 });
 
 test('all slots busy: requests wait in FIFO order and run as slots free up, never above max_concurrent', async () => {
@@ -252,7 +273,9 @@ test('a full queue refuses at once with busy and retryAfterMs; a queue timeout i
   assert.ok(Date.now() - started < 100, 'refused at once');
   assert.ok((full.retryAfterMs ?? 0) >= 100);
   assert.match(full.message, /1 request\(s\) already wait, the most fleet\.queueSize allows; retry in about \d+ s/);
+  assert.deepEqual(full.setting, { option: 'fleet.queueSize', configKey: 'provider.ollama.fleet.queue_size' });
   const timedOut = await rejects(waiting, 'busy');
+  assert.equal(timedOut.setting?.configKey, 'provider.ollama.fleet.queue_timeout');
   assert.match(timedOut.message, /stayed busy .* \(fleet\.queueTimeoutMs\)/);
   assert.ok(timedOut.retryAfterMs !== undefined);
   assert.ok(events.some((e) => e.type === 'queue_full') && events.some((e) => e.type === 'queue_timeout'));
@@ -312,7 +335,7 @@ test('every host down: unavailable naming the hosts, and isAvailable is false', 
   assert.match(e.message, new RegExp(`${b?.url}|${a?.url}`));
   assert.equal(await fleet.isAvailable(), false);
   const again = await rejects(fleet.chat(ask), 'unavailable');
-  assert.match(again.message, /Every Ollama host that has 'llama3:latest' is failing .* rejoins by itself/);
+  assert.match(again.message, /Every Ollama host that has 'llama3' is failing .* rejoins by itself/);
   assert.equal(inFlight(fleet), 0);
 });
 
