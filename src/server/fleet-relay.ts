@@ -118,7 +118,8 @@ export class FleetRelay {
         last = error;
         continue;
       }
-      if (res.statusCode >= 500 && attempt < this.maxAttempts) {
+      // A server error, or a model the host no longer has (its list was stale): the next host may do.
+      if ((res.statusCode >= 500 || res.statusCode === 404) && attempt < this.maxAttempts) {
         const error = upstreamError(res.statusCode, await res.body.text());
         lease.release({ error });
         this.failedOver(lease.host, error, model);

@@ -167,6 +167,23 @@ describe('omega serve with an Ollama fleet', () => {
     assert.equal(a.requestsTo('/api/chat').length + b.requestsTo('/api/chat').length, before + 1, 'one host asked, no retry');
   });
 
+  test('an embedding call leaves a host that no longer has the model (its list was stale) for one that has it', async (t) => {
+    const a = await fakeHost(1, { models: ['emb:latest'], loaded: ['emb:latest'] });
+    const b = await fakeHost(2, { models: ['emb:latest'] });
+    t.after(() => Promise.all([a.close(), b.close()]));
+    a.route('POST', '/api/embed', { status: 404, body: { error: 'model "emb" not found, try pulling it first' } });
+    const s = await startServer({ config: fleetConfig([a.url, b.url]) });
+    const res = await post(`${s.url}/api/embed`, { model: 'emb', input: 'x' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-omega-host'), b.url);
+    assert.equal(a.requestsTo('/api/embed').length, 1, 'host a, where the model was loaded, was asked first');
+    // With no other host left, the host's own 404 reaches the client in Ollama's words.
+    b.route('POST', '/api/embed', { status: 404, body: { error: 'model "emb" not found, try pulling it first' } });
+    const gone = await post(`${s.url}/api/embed`, { model: 'emb', input: 'x' });
+    assert.equal(gone.status, 404);
+    assert.match(((await gone.json()) as { error: string }).error, /not found/);
+  });
+
   test('when every slot is busy, relayed requests wait for one instead of piling onto a host', async (t) => {
     const a = await fakeHost(1, { models: ['m:latest'] });
     t.after(() => a.close());
