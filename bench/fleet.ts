@@ -398,10 +398,12 @@ async function fastPhase(
   const rows = section.fast;
   rows.direct = { label: 'direct to one host', path: 'client → synthetic host `/api/chat`' };
   rows.one = { label: 'omega serve, one host', path: 'client → Omega `/api/chat` → `[provider.ollama] base_url`' };
+  rows.fleet1 = { label: 'omega serve, fleet of 1', path: 'client → Omega `/api/chat` → the first host as the only `[[provider.ollama.hosts]]` (the routing without the host rotation)' };
   rows.fleet = { label: 'omega serve, fleet of 3', path: 'client → Omega `/api/chat` → one of three `[[provider.ollama.hosts]]`' };
   const live: Live[] = [{ key: 'direct', targets: [{ url: `${urls[0]}/api/chat`, protocol: 'ollama', headers: {} }] }];
   for (const [key, hostsCfg] of [
     ['one', { kind: 'base_url', urls: [urls[0] as string] }],
+    ['fleet1', { kind: 'fleet', urls: [urls[0] as string], maxConcurrent: 64 }],
     ['fleet', { kind: 'fleet', urls, maxConcurrent: 64 }],
   ] as const) {
     progress(`fleet: starting omega serve (${rows[key]?.label ?? key})`);

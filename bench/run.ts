@@ -103,7 +103,7 @@ const CFG = QUICK
       } satisfies GatewayConfig,
       fleet: {
         route: { hostCounts: [3, 50], iterations: 200_000, runs: 7 },
-        fast: { chunks: 10_000, warmupMs: 1_500, runs: 5, ttfb: { tokens: 32, warmup: 10, pairs: 100 }, concurrent: { chunks: 2_000, streams: 6, requests: 120, runs: 3 } },
+        fast: { chunks: 10_000, warmupMs: 1_500, runs: 9, ttfb: { tokens: 32, warmup: 10, pairs: 200 }, concurrent: { chunks: 2_000, streams: 6, requests: 120, runs: 3 } },
         paced: { intervalMs: 10, chunks: 20, requests: 60, requestsAtOne: 20, concurrency: [1, 3, 6], runs: 3 },
       } satisfies FleetConfig,
       real: { numPredict: 256, warmup: 2, runs: 15 },
