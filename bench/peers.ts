@@ -105,7 +105,7 @@ function tail(file: string, lines = 6): string {
  * Starts `cmd` as a gateway in its own process group, output to a log file, and waits until
  * `readyUrl` answers over HTTP (any status), the process exits, or `timeoutMs` passes.
  */
-async function startProcess(opts: {
+export async function startProcess(opts: {
   name: string;
   cmd: string;
   args: string[];

@@ -5,9 +5,9 @@
  * Flags: `--quick` (short smoke run), `--no-real` (skip the real-Ollama part),
  * `--omega-src` (load Omega from src/ through tsx instead of the dist/ build),
  * `--omega-dist=<dir>` (load Omega from another build, e.g. a candidate fix compiled with
- * `tsc -p tsconfig.build.json --outDir <dir>`; the gateways section then serves from
+ * `tsc -p tsconfig.build.json --outDir <dir>`; the gateways and fleet sections then serve from
  * `<dir>/cli/main.js`), `--only=<section>[,<section>...]` (stream,
- * single, ttfc, memory, gateways, real, memory-store) to run a part; a bare section name (`npm run bench --
+ * single, ttfc, memory, gateways, fleet, real, memory-store) to run a part; a bare section name (`npm run bench --
  * gateways`) is the same as `--only=` with it.
  */
 import { fork } from 'node:child_process';
@@ -20,6 +20,9 @@ import ts from 'typescript';
 import { LABELS, omegaModuleUrl } from './clients.js';
 import type { CallResult, ClientName, OmegaSource } from './clients.js';
 import type { MemResult } from './mem-child.js';
+import { fleetBlocks, runFleet } from './fleet.js';
+import type { FleetConfig, FleetSection } from './fleet.js';
+import { defaultRouteModuleUrl } from './fleet-route.js';
 import { gatewayBlocks, runGateways } from './gateways.js';
 import type { GatewayConfig, GatewaySection } from './gateways.js';
 import { runReal } from './real.js';
@@ -37,7 +40,7 @@ import type { ClientWorker } from './workers.js';
 // ---------------------------------------------------------------------------------------------
 // Configuration
 
-const SECTIONS = ['stream', 'single', 'ttfc', 'memory', 'gateways', 'real', 'memory-store'] as const;
+const SECTIONS = ['stream', 'single', 'ttfc', 'memory', 'gateways', 'fleet', 'real', 'memory-store'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const argv = process.argv.slice(2);
@@ -87,6 +90,11 @@ const CFG = QUICK
         single: { tokens: 200, concurrency: 32, durationMs: 1_000, warmupMs: 500, maxRequests: 100_000, runs: 3 },
         memory: { streams: 1000, intervalMs: 250, chunks: 20 },
       } satisfies GatewayConfig,
+      fleet: {
+        route: { hostCounts: [3, 50], iterations: 20_000, runs: 3 },
+        fast: { chunks: 5_000, warmupMs: 300, runs: 3, ttfb: { tokens: 32, warmup: 3, pairs: 20 }, concurrent: { chunks: 2_000, streams: 6, requests: 30, runs: 2 } },
+        paced: { intervalMs: 5, chunks: 20, requests: 24, requestsAtOne: 6, concurrency: [1, 3], runs: 2 },
+      } satisfies FleetConfig,
       real: { numPredict: 64, warmup: 1, runs: 5 },
     }
   : {
@@ -100,6 +108,11 @@ const CFG = QUICK
         single: { tokens: 200, concurrency: 32, durationMs: 2_000, warmupMs: 1_000, maxRequests: 100_000, runs: 5 },
         memory: { streams: 1000, intervalMs: 500, chunks: 20 },
       } satisfies GatewayConfig,
+      fleet: {
+        route: { hostCounts: [3, 50], iterations: 200_000, runs: 7 },
+        fast: { chunks: 10_000, warmupMs: 1_500, runs: 9, ttfb: { tokens: 32, warmup: 10, pairs: 200 }, concurrent: { chunks: 2_000, streams: 6, requests: 120, runs: 3 } },
+        paced: { intervalMs: 10, chunks: 20, requests: 60, requestsAtOne: 20, concurrency: [1, 3, 6], runs: 3 },
+      } satisfies FleetConfig,
       real: { numPredict: 256, warmup: 2, runs: 15 },
     };
 
@@ -192,6 +205,7 @@ interface Report {
   ttfc?: TtfcSection;
   memory?: MemSection;
   gateways?: GatewaySection;
+  fleet?: FleetSection;
   real?: RealResult | { skipped: string };
   /** SQLite vs PostgreSQL as the gateway's memory (bench/memory-store.ts). */
   memoryStore?: MemoryStoreSection;
@@ -585,6 +599,7 @@ function blocks(r: Report): Block[] {
     });
   }
   if (r.gateways) out.push(...gatewayBlocks(r.gateways));
+  if (r.fleet) out.push(...fleetBlocks(r.fleet));
   if (r.real && 'skipped' in r.real) {
     out.push({ title: 'Real Ollama', head: ['skipped'], rows: [[r.real.skipped]], align: ['l'] });
   } else if (r.real) {
@@ -705,6 +720,17 @@ function commandLine(): string {
   return `node --import tsx bench/run.ts${flags ? ` ${flags}` : ''}`;
 }
 
+/** The report's per-section figures, by their key in {@link Report}. */
+const SECTION_KEYS = ['stream', 'single', 'ttfc', 'memory', 'gateways', 'fleet', 'real', 'memoryStore'] as const;
+type SectionKey = (typeof SECTION_KEYS)[number];
+
+/** The report with one section's figures, its targets and its errors only. */
+function sectionOnly(report: Report, key: SectionKey, errorPrefix: string, targets: (name: string) => boolean): Report {
+  const only: Report = { ...report, targets: report.targets.filter((t) => targets(t.name)), errors: report.errors.filter((e) => e.startsWith(errorPrefix)) };
+  for (const other of SECTION_KEYS) if (other !== key) delete only[other];
+  return only;
+}
+
 async function main(): Promise<void> {
   // The memory-store section loads src/ itself; only the others need the build.
   const needsBuild = SECTIONS.some((s) => s !== 'memory-store' && runs(s));
@@ -745,6 +771,12 @@ async function main(): Promise<void> {
       await server.close();
     }
   }
+  if (runs('fleet')) {
+    // Its own synthetic hosts (three fast, three paced): the shared server above is not used.
+    const main = omegaDist === undefined ? undefined : join(omegaDist, 'cli/main.js');
+    const routeUrl = omegaDist === undefined ? defaultRouteModuleUrl(OMEGA_SOURCE) : pathToFileURL(join(omegaDist, 'providers/ollama/fleet/router.js')).href;
+    report.fleet = await runFleet(CFG.fleet, report.errors, progress, main, routeUrl);
+  }
   if (runs('memory-store')) report.memoryStore = await runMemoryStore(MEMORY_STORE_CFG, report.errors, progress);
   if (runs('real')) {
     progress('real Ollama: starting');
@@ -774,26 +806,20 @@ async function main(): Promise<void> {
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(`${RESULTS_DIR}latest.json`, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(`${RESULTS_DIR}latest.md`, renderMarkdown(report));
-  if (report.gateways) {
-    // The gateway figures also on their own, so that a run of that section alone does not
-    // have to replace the other sections' figures to be kept.
-    const { stream: _s, single: _n, ttfc: _t, memory: _m, real: _r, memoryStore: _ms, ...rest } = report;
-    const only: Report = {
-      ...rest,
-      targets: report.targets.filter((t) => t.name.startsWith('omega serve')),
-      errors: report.errors.filter((e) => e.startsWith('gateways')),
-    };
-    writeFileSync(`${RESULTS_DIR}gateways.json`, `${JSON.stringify(only, null, 2)}\n`);
-    writeFileSync(`${RESULTS_DIR}gateways.md`, renderMarkdown(only, 'Omega gateway benchmark results'));
-  }
-  if (report.memoryStore) {
-    // Kept on its own too, like the gateway figures.
-    const { stream: _s, single: _n, ttfc: _t, memory: _m, real: _r, gateways: _g, ...rest } = report;
-    const only: Report = { ...rest, targets: [], errors: report.errors.filter((e) => e.startsWith('memory-store')) };
-    writeFileSync(`${RESULTS_DIR}memory-store.json`, `${JSON.stringify(only, null, 2)}\n`);
-    writeFileSync(`${RESULTS_DIR}memory-store.md`, renderMarkdown(only, 'Omega memory store benchmark results'));
-  }
-  progress(`wrote bench/results/latest.json and latest.md${report.gateways ? ', gateways.json and gateways.md' : ''}${report.memoryStore ? ', memory-store.json and memory-store.md' : ''}; ${fmt((performance.now() - started) / 1000, 1)} s in all`);
+  // Some sections' figures are also kept in a file of their own, so that a run of one section
+  // does not have to replace the other sections' figures to be kept.
+  const own: string[] = [];
+  const keepOwn = (key: SectionKey, file: string, title: string, targets: (name: string) => boolean = () => false): void => {
+    if (report[key] === undefined) return;
+    const only = sectionOnly(report, key, file, targets);
+    writeFileSync(`${RESULTS_DIR}${file}.json`, `${JSON.stringify(only, null, 2)}\n`);
+    writeFileSync(`${RESULTS_DIR}${file}.md`, renderMarkdown(only, title));
+    own.push(`${file}.json and ${file}.md`);
+  };
+  keepOwn('gateways', 'gateways', 'Omega gateway benchmark results', (name) => name.startsWith('omega serve'));
+  keepOwn('fleet', 'fleet', 'Omega fleet benchmark results');
+  keepOwn('memoryStore', 'memory-store', 'Omega memory store benchmark results');
+  progress(`wrote bench/results/latest.json and latest.md${own.map((f) => `, ${f}`).join('')}; ${fmt((performance.now() - started) / 1000, 1)} s in all`);
 }
 
 main().catch((err: unknown) => {

@@ -14,6 +14,12 @@
  * Streamed bodies are built once per chunk count and written in large slices as fast as the
  * socket accepts them, honouring backpressure; the first chunk is flushed on its own, as a
  * real server sends the first token before the rest exist.
+ *
+ * Options for the fleet benchmark (bench/fleet.ts), which runs several of these as the hosts of
+ * one fleet: `--slots=<n>` answers at most n chats at a time and queues the rest in arrival
+ * order before any byte is sent, as an Ollama with `OLLAMA_NUM_PARALLEL=n` does;
+ * `--models=<a>,<b>` lists those names in `/api/tags` and as loaded in `/api/ps` (by default
+ * `/api/tags` lists `bench:latest` and `/api/ps` nothing).
  */
 import { createServer } from 'node:http';
 import type { ServerResponse } from 'node:http';
@@ -178,6 +184,61 @@ const TAGS = JSON.stringify({
   ],
 });
 
+/** Command-line options (see the header). */
+function option(name: string): string | undefined {
+  const prefix = `--${name}=`;
+  return process.argv.slice(2).find((a) => a.startsWith(prefix))?.slice(prefix.length);
+}
+const SLOTS = Number(option('slots') ?? '0') || Infinity;
+const MODELS = (option('models') ?? '').split(',').filter((m) => m !== '');
+
+/** Chats waiting for a slot (only with `--slots`), first come first served. */
+const waiting: (() => void)[] = [];
+let busy = 0;
+
+/** Runs `start` when a slot is free; `res` frees it when the answer ends or the client leaves. */
+function withSlot(res: ServerResponse, start: () => void): void {
+  if (SLOTS === Infinity) {
+    start();
+    return;
+  }
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    busy--;
+    const next = waiting.shift();
+    if (next) next();
+  };
+  const run = (): void => {
+    busy++;
+    res.once('close', release);
+    if (res.destroyed) {
+      release();
+      return;
+    }
+    start();
+  };
+  if (busy < SLOTS) run();
+  else waiting.push(run);
+}
+
+function modelEntry(name: string): Record<string, unknown> {
+  return {
+    name,
+    model: name,
+    modified_at: '2025-07-07T20:22:19.184789123Z',
+    size: 1_234_567,
+    digest: 'a'.repeat(64),
+    details: { parent_model: '', format: 'gguf', family: 'llama', families: ['llama'], parameter_size: '1M', quantization_level: 'F16' },
+  };
+}
+
+const TAGS_BODY = MODELS.length === 0 ? TAGS : JSON.stringify({ models: MODELS.map(modelEntry) });
+const PS_BODY = JSON.stringify({
+  models: MODELS.map((name) => ({ ...modelEntry(name), expires_at: '2099-01-01T00:00:00Z', size_vram: 1_234_567, context_length: 4096 })),
+});
+
 const server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 0, noDelay: true });
 server.maxRequestsPerSocket = 0;
 
@@ -187,7 +248,7 @@ server.on('request', (req, res) => {
     const wire: Wire = url === '/api/chat' ? 'ollama' : 'openai';
     const parts: Buffer[] = [];
     req.on('data', (d: Buffer) => parts.push(d));
-    req.on('end', () => handleChat(wire, res, Buffer.concat(parts).toString()));
+    req.on('end', () => withSlot(res, () => handleChat(wire, res, Buffer.concat(parts).toString())));
     return;
   }
   req.resume();
@@ -197,7 +258,9 @@ server.on('request', (req, res) => {
   } else if ((req.method === 'GET' || req.method === 'HEAD') && url === '/api/version') {
     sendJson(res, 200, '{"version":"0.9.6"}');
   } else if ((req.method === 'GET' || req.method === 'HEAD') && url === '/api/tags') {
-    sendJson(res, 200, TAGS);
+    sendJson(res, 200, TAGS_BODY);
+  } else if ((req.method === 'GET' || req.method === 'HEAD') && url === '/api/ps') {
+    sendJson(res, 200, PS_BODY);
   } else {
     served.notFound++;
     served.lastNotFound = `${req.method ?? ''} ${url}`;

@@ -29,9 +29,20 @@ export interface ServerStats {
 
 const SERVER_PATH = fileURLToPath(new URL('./server.ts', import.meta.url));
 
+/** Options of bench/server.ts (see its header); the defaults are its plain behaviour. */
+export interface BenchServerOptions {
+  /** Chats answered at a time; the rest wait in arrival order. Unlimited when unset. */
+  slots?: number;
+  /** Names `/api/tags` lists and `/api/ps` reports as loaded. */
+  models?: string[];
+}
+
 /** Forks bench/server.ts (through tsx) and waits until it listens. */
-export async function spawnBenchServer(): Promise<BenchServer> {
-  const child: ChildProcess = fork(SERVER_PATH, [], {
+export async function spawnBenchServer(opts: BenchServerOptions = {}): Promise<BenchServer> {
+  const args: string[] = [];
+  if (opts.slots !== undefined) args.push(`--slots=${opts.slots}`);
+  if (opts.models !== undefined && opts.models.length > 0) args.push(`--models=${opts.models.join(',')}`);
+  const child: ChildProcess = fork(SERVER_PATH, args, {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -3,6 +3,7 @@
  */
 import type { Logger } from '../core/logger.js';
 import type { ModelInfo, ModelProvider } from '../core/types.js';
+import { OllamaFleet } from '../providers/ollama/fleet/index.js';
 import { describeError } from './errors.js';
 import { formatBytes, formatTable, type Style } from './output.js';
 
@@ -58,6 +59,22 @@ async function enrich(provider: ModelProvider, models: ModelInfo[], signal: Abor
   );
 }
 
+/** {@link enrich} for a fleet: each model's details from the first host that has it. */
+async function enrichFromHosts(fleet: OllamaFleet, models: ModelInfo[], signal: AbortSignal, logger: Logger): Promise<void> {
+  const byHost = new Map<string, ModelInfo[]>();
+  for (const m of models) {
+    const host = m.hosts?.[0];
+    if (host === undefined) continue;
+    byHost.set(host, [...(byHost.get(host) ?? []), m]);
+  }
+  await Promise.all(
+    [...byHost].map(async ([host, list]) => {
+      const provider = fleet.providerFor(host);
+      if (provider !== undefined) await enrich(provider, list, signal, logger);
+    }),
+  );
+}
+
 function hasAnyCapability(model: ModelInfo): boolean {
   const c = model.capabilities;
   return c.chat || c.vision || c.tools || c.embeddings || c.thinking;
@@ -77,6 +94,13 @@ export async function collectModels(
     providers.map(async ({ name, get }) => {
       try {
         const provider = get();
+        if (provider instanceof OllamaFleet) {
+          // Discovery first, so `loadedOn` reflects every host's /api/ps now.
+          await provider.refresh();
+          const models = await provider.listModels({ signal });
+          await enrichFromHosts(provider, models, signal, logger);
+          return { name, models };
+        }
         const models = await provider.listModels({ signal });
         await enrich(provider, models, signal, logger);
         return { name, models };
@@ -114,19 +138,34 @@ export function formatContextWindow(tokens: number | undefined): string {
   return tokens >= 1024 && tokens % 1024 === 0 ? `${tokens / 1024}K` : String(tokens);
 }
 
-/** The models table, one line per model, like `ollama list` with more columns. */
+/** A fleet host as the table shows it: `host:port`. */
+function shortHost(url: string): string {
+  return url.replace(/^https?:\/\//, '');
+}
+
+/**
+ * The models table, one line per model, like `ollama list` with more columns; with an Ollama
+ * fleet, two more: the hosts that have each model and those where it is loaded now.
+ */
 export function modelTable(models: ModelInfo[], style: Style): string[] {
-  const rows = models.map((m) => [
-    m.name,
-    m.provider,
-    m.sizeBytes === undefined ? '-' : formatBytes(m.sizeBytes),
-    m.parameterSize ?? '-',
-    m.quantization ?? '-',
-    formatContextWindow(m.contextWindow),
-    capabilityWords(m),
-    m.local ? 'yes' : 'no',
-  ]);
-  return formatTable(['NAME', 'PROVIDER', 'SIZE', 'PARAMETERS', 'QUANTIZATION', 'CONTEXT', 'CAPABILITIES', 'LOCAL'], rows, {
+  const fleet = models.some((m) => m.hosts !== undefined);
+  const rows = models.map((m) => {
+    const row = [
+      m.name,
+      m.provider,
+      m.sizeBytes === undefined ? '-' : formatBytes(m.sizeBytes),
+      m.parameterSize ?? '-',
+      m.quantization ?? '-',
+      formatContextWindow(m.contextWindow),
+      capabilityWords(m),
+      m.local ? 'yes' : 'no',
+    ];
+    if (fleet) row.push(m.hosts === undefined ? '-' : m.hosts.map(shortHost).join(', '), m.loadedOn === undefined ? '-' : m.loadedOn.map(shortHost).join(', '));
+    return row;
+  });
+  const headers = ['NAME', 'PROVIDER', 'SIZE', 'PARAMETERS', 'QUANTIZATION', 'CONTEXT', 'CAPABILITIES', 'LOCAL'];
+  if (fleet) headers.push('HOSTS', 'LOADED ON');
+  return formatTable(headers, rows, {
     alignRight: [2, 5],
     headerStyle: style.bold,
   });

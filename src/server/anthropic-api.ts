@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ChatMessage, ChatRequest, GenerationOptions, ToolCall } from '../core/types.js';
+import { HOST_HEADER } from './fleet-relay.js';
 import { HttpError } from './errors.js';
 import { anthropicErrorType } from './errors.js';
 import type { Exchange } from './exchange.js';
@@ -156,6 +157,7 @@ export function registerAnthropic(ctx: ServerContext): void {
       if (a.text !== '' || a.toolCalls === undefined) content.push({ type: 'text', text: a.text });
       for (const c of a.toolCalls ?? []) content.push({ type: 'tool_use', id: c.id ?? id('toolu_'), name: c.name, input: c.arguments });
       const headers: Record<string, string> = { 'x-omega-provider': a.metadata.providerUsed };
+      if (a.metadata.host !== undefined) headers[HOST_HEADER] = a.metadata.host;
       if (a.metadata.fallbackFrom !== undefined) headers['x-omega-fallback-from'] = a.metadata.fallbackFrom.join(',');
       sendJson(
         ex,

@@ -29,6 +29,14 @@ export async function listReachable(ctx: ServerContext, signal: AbortSignal): Pr
     names.map(async (name): Promise<ListedModel[]> => {
       const prefix = name === gateway.defaultProvider ? '' : `${name}/`;
       try {
+        if (name === 'ollama' && ctx.fleet !== undefined) {
+          // Every host's models once each: a model any healthy host has can be routed.
+          const { models } = await ctx.fleet.tags(bounded);
+          return models.map((m) => {
+            const id = `${prefix}${String(m.name ?? m.model ?? '')}`;
+            return { id, provider: name, ollama: { ...m, name: id, model: id } };
+          });
+        }
         if (name === 'ollama' && ctx.upstream !== undefined) {
           const tags = await ctx.upstream.json<{ models?: Record<string, unknown>[] | null }>('GET', '/api/tags', undefined, bounded);
           return (tags.models ?? []).map((m) => {

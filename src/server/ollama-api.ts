@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ChatChunk, ChatMessage, ChatRequest, GenerationOptions, ThinkSetting, ToolCall, ToolDefinition } from '../core/types.js';
 import { HttpError } from './errors.js';
+import { HOST_HEADER } from './fleet-relay.js';
 import type { Exchange } from './exchange.js';
 import { StreamWriter, readJsonObject, sendJson, sendText } from './exchange.js';
 import type { RoutedChat } from './gateway-adapter.js';
@@ -45,9 +46,9 @@ export function conversationOf(ex: Exchange, fromBody?: unknown): string | undef
   return undefined;
 }
 
-/** True when `route` ends at the Ollama provider. */
+/** True when `route` ends at the Ollama provider (one host or a fleet). */
 function toOllama(ctx: ServerContext, route: Route): boolean {
-  return ctx.upstream !== undefined && (route.provider === 'ollama' || (route.provider === undefined && ctx.gateway.defaultProvider === 'ollama'));
+  return (ctx.upstream !== undefined || ctx.fleet !== undefined) && (route.provider === 'ollama' || (route.provider === undefined && ctx.gateway.defaultProvider === 'ollama'));
 }
 
 function str(value: unknown, field: string): string | undefined {
@@ -188,6 +189,7 @@ async function answer(ctx: ServerContext, ex: Exchange, kind: Kind, model: strin
     metricsOut({ usage: { promptTokens: meta.promptTokens, completionTokens: meta.completionTokens }, timings: meta.timings }, out);
     const headers: Record<string, string> = { 'x-omega-provider': meta.providerUsed };
     if (meta.fallbackFrom !== undefined) headers['x-omega-fallback-from'] = meta.fallbackFrom.join(',');
+    if (meta.host !== undefined) headers[HOST_HEADER] = meta.host;
     sendJson(ex, 200, out, headers);
     return;
   }
@@ -211,7 +213,10 @@ export function registerOllama(ctx: ServerContext): void {
 
   ctx.route('GET', '/api/version', 'ollama', async (ex) => {
     let version = ctx.version;
-    if (ctx.upstream !== undefined) {
+    if (ctx.fleet !== undefined) {
+      // The lowest version any host runs: what a client may rely on whichever host it reaches.
+      version = (await ctx.fleet.version(ex.signal)) ?? version;
+    } else if (ctx.upstream !== undefined) {
       try {
         version = (await ctx.upstream.json<{ version: string }>('GET', '/api/version', undefined, AbortSignal.any([ex.signal, AbortSignal.timeout(2000)]))).version;
       } catch {
@@ -227,6 +232,7 @@ export function registerOllama(ctx: ServerContext): void {
   });
 
   ctx.route('GET', '/api/ps', 'ollama', async (ex) => {
+    if (ctx.fleet !== undefined) return ctx.fleet.ps(ex);
     if (ctx.upstream === undefined) return sendJson(ex, 200, { models: [] });
     await ctx.upstream.relay(ex, 'GET', '/api/ps', undefined);
   });
@@ -237,6 +243,12 @@ export function registerOllama(ctx: ServerContext): void {
     if (name === '') throw new HttpError(400, 'model is required', 'bad_request', 'model');
     const route = resolveModel(name, config.aliases);
     ex.model = name;
+    if (toOllama(ctx, route) && ctx.fleet !== undefined) {
+      ex.provider = 'ollama';
+      const model = route.model ?? ctx.fleet.fleet.model;
+      await ctx.fleet.show(ex, model, { ...body, model, name: undefined });
+      return;
+    }
     if (toOllama(ctx, route) && ctx.upstream !== undefined) {
       ex.provider = 'ollama';
       const model = route.model ?? (gateway.provider('ollama') as { model?: string }).model ?? name;
@@ -273,23 +285,34 @@ export function registerOllama(ctx: ServerContext): void {
     const body = await readJsonObject(ex);
     const name = typeof body.model === 'string' && body.model !== '' ? body.model : typeof body.name === 'string' ? body.name : '';
     const route = resolveModel(name, config.aliases);
-    if (!toOllama(ctx, route) || ctx.upstream === undefined) {
+    if (!toOllama(ctx, route) || (ctx.upstream === undefined && ctx.fleet === undefined)) {
       throw new HttpError(400, `Only the Ollama provider pulls models; "${name}" goes to ${route.provider ?? gateway.defaultProvider}.`, 'unsupported', 'model');
     }
     ex.provider = 'ollama';
     ex.model = route.model ?? name;
-    await ctx.upstream.relay(ex, 'POST', '/api/pull', { ...body, model: route.model ?? name, name: undefined });
+    const pullBody = { ...body, model: route.model ?? name, name: undefined };
+    if (ctx.fleet !== undefined) {
+      // Every host, unless the client names one (x-omega-host header or ?host=).
+      const host = ctx.fleet.namedHost(ex);
+      if (host !== undefined) await ctx.fleet.pullOne(ex, host, pullBody);
+      else await ctx.fleet.pullAll(ex, route.model ?? name, pullBody);
+      return;
+    }
+    if (ctx.upstream === undefined) return;
+    await ctx.upstream.relay(ex, 'POST', '/api/pull', pullBody);
   });
 
   const embed = (path: '/api/embed' | '/api/embeddings') => async (ex: Exchange) => {
     const body = await readJsonObject(ex);
     const name = typeof body.model === 'string' ? body.model : '';
     const route = resolveModel(name, config.aliases);
-    if (!toOllama(ctx, route) || ctx.upstream === undefined) {
+    if (!toOllama(ctx, route) || (ctx.upstream === undefined && ctx.fleet === undefined)) {
       throw new HttpError(400, `"${name}" does not support embeddings here; only the Ollama provider's models embed.`, 'unsupported', 'model');
     }
     ex.provider = 'ollama';
     ex.model = route.model ?? name;
+    if (ctx.fleet !== undefined) return ctx.fleet.relayModelCall(ex, route.model ?? name, path, { ...body, model: route.model ?? name });
+    if (ctx.upstream === undefined) return;
     await ctx.upstream.relay(ex, 'POST', path, { ...body, model: route.model ?? name });
   };
   ctx.route('POST', '/api/embed', 'ollama', embed('/api/embed'));
@@ -320,10 +343,12 @@ export function registerOllama(ctx: ServerContext): void {
     const special = ['raw', 'suffix', 'template', 'context'].filter((k) => body[k] !== undefined && body[k] !== false && body[k] !== '' && body[k] !== null);
     if (special.length > 0) {
       // Raw prompts, fill-in-the-middle and template overrides are Ollama's alone: relay them.
-      if (!toOllama(ctx, route) || ctx.upstream === undefined) {
+      if (!toOllama(ctx, route) || (ctx.upstream === undefined && ctx.fleet === undefined)) {
         throw new HttpError(400, `${special.join(', ')} on /api/generate work only with the Ollama provider; use /api/chat for ${route.provider ?? gateway.defaultProvider}.`, 'unsupported', special[0]);
       }
       ex.provider = 'ollama';
+      if (ctx.fleet !== undefined) return ctx.fleet.relayModelCall(ex, route.model ?? name, '/api/generate', { ...body, model: route.model ?? name });
+      if (ctx.upstream === undefined) return;
       await ctx.upstream.relay(ex, 'POST', '/api/generate', { ...body, model: route.model ?? name });
       return;
     }
@@ -370,6 +395,12 @@ export { routedChat };
  * does that itself; for other providers there is nothing to load, so the answer is immediate.
  */
 async function loadOnly(ctx: ServerContext, ex: Exchange, kind: Kind, name: string, route: Route, body: Record<string, unknown>): Promise<void> {
+  if (toOllama(ctx, route) && ctx.fleet !== undefined) {
+    // Loads (or unloads) on the host the router picks for the model.
+    ex.provider = 'ollama';
+    await ctx.fleet.relayModelCall(ex, route.model ?? name, kind === 'chat' ? '/api/chat' : '/api/generate', { ...body, model: route.model ?? name });
+    return;
+  }
   if (toOllama(ctx, route) && ctx.upstream !== undefined) {
     ex.provider = 'ollama';
     await ctx.upstream.relay(ex, 'POST', kind === 'chat' ? '/api/chat' : '/api/generate', { ...body, model: route.model ?? name });

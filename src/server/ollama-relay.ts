@@ -11,11 +11,14 @@
  * needs the answer's text (memory) takes the gateway path instead. Measured in
  * docs/benchmarks.md: translating every chunk costs most of the throughput a relay keeps.
  */
+import type { Dispatcher } from 'undici';
 import { ProviderError } from '../core/errors.js';
 import type { Exchange } from './exchange.js';
 import { markFirstByte } from './exchange.js';
+import { HOST_HEADER } from './fleet-relay.js';
 import type { RoutedChat } from './gateway-adapter.js';
 import type { ServerContext } from './server.js';
+import type { OllamaUpstream } from './upstream.js';
 import { upstreamError } from './upstream.js';
 
 /** How much of the end of a stream is kept to find its last line. */
@@ -68,40 +71,117 @@ function lastLine(tail: Buffer): LastLine {
   return out;
 }
 
+/** Where one attempt of a relayed generation goes: the one Ollama, or a fleet host holding a slot. */
+interface Target {
+  upstream: OllamaUpstream;
+  /** The fleet host, when the provider is a fleet. */
+  host?: string;
+  /** Gives a fleet slot back with the attempt's outcome (a no-op for one host). */
+  release(outcome?: { error: unknown }): void;
+}
+
+/**
+ * The next place to try: the one Ollama once; with a fleet, a slot on the best host not yet
+ * tried, waiting in the model's queue when every slot is busy. Undefined when nothing is left.
+ */
+async function nextTarget(ctx: ServerContext, ex: Exchange, model: string, tried: Set<string>): Promise<Target | undefined> {
+  const fleet = ctx.fleet;
+  if (fleet === undefined) {
+    if (ctx.upstream === undefined || tried.size > 0) return undefined;
+    tried.add('');
+    return { upstream: ctx.upstream, release: () => {} };
+  }
+  if (tried.size >= fleet.maxAttempts) return undefined;
+  let lease;
+  try {
+    lease = await fleet.fleet.acquire(model, { exclude: tried, signal: ex.signal });
+  } catch (error) {
+    // Every host down (or the rest already tried): the gateway path may fall back to another provider.
+    if (error instanceof ProviderError && !ex.signal.aborted && (error.code === 'unavailable' || (tried.size > 0 && error.code === 'model_not_found'))) return undefined;
+    throw error;
+  }
+  tried.add(lease.host);
+  return { upstream: fleet.upstream(lease.host), host: lease.host, release: (outcome) => lease.release(outcome) };
+}
+
 /**
  * Relays `/api/chat` or `/api/generate` to Ollama. Returns false, having written nothing,
  * when Ollama failed in a way worth falling back from: the caller then takes the gateway path.
+ * With a fleet, a host that fails before the first byte is replaced by the next best one
+ * (each failed attempt audited), up to `fleet.maxAttempts` hosts.
  */
 export async function relayGeneration(ctx: ServerContext, ex: Exchange, path: '/api/chat' | '/api/generate', body: Record<string, unknown>, routed: RoutedChat, model: string): Promise<boolean> {
-  const upstream = ctx.upstream;
-  if (upstream === undefined) return false;
+  if (ctx.upstream === undefined && ctx.fleet === undefined) return false;
   const started = performance.now();
   const stream = body.stream !== false;
   const audit = (outcome: string, extra: { errorMessage?: string; promptTokens?: number; completionTokens?: number } = {}): void =>
     ctx.gateway.auditRelay(routed, { provider: 'ollama', model, started, outcome, ...extra });
-  let res;
-  try {
-    res = await upstream.send('POST', path, JSON.stringify(withDefaults(ctx, body)), ex.signal, true);
-  } catch (error) {
-    if (error instanceof ProviderError && error.retryable && !ex.signal.aborted) return false;
-    audit(error instanceof ProviderError ? error.code : 'error', { errorMessage: error instanceof Error ? error.message : String(error) });
-    throw error;
+  const payload = JSON.stringify(withDefaults(ctx, body));
+  const tried = new Set<string>();
+  let target: Target | undefined;
+  let res: Dispatcher.ResponseData | undefined;
+  let last: ProviderError | undefined;
+  while (res === undefined) {
+    target = await nextTarget(ctx, ex, model, tried);
+    if (target === undefined) {
+      // Nothing left to try. One Ollama: the gateway path retries it and falls back. A fleet whose
+      // tried hosts all failed: only another provider can help, so without one the failure stands.
+      if (last !== undefined && ctx.fleet !== undefined && ctx.gateway.gateway.config.provider.fallback.length === 0) {
+        audit(last.code, { errorMessage: last.message });
+        throw last;
+      }
+      return false;
+    }
+    const t: Target = target;
+    const failedOver = (error: ProviderError): void => {
+      if (t.host === undefined) return;
+      audit(error.code, { errorMessage: `${t.host}: ${error.message}` });
+      ctx.fleet?.failedOver(t.host, error, model);
+      last = error;
+    };
+    let answer: Dispatcher.ResponseData;
+    try {
+      answer = await t.upstream.send('POST', path, payload, ex.signal, true);
+    } catch (error) {
+      t.release({ error });
+      if (error instanceof ProviderError && error.retryable && !ex.signal.aborted) {
+        if (t.host === undefined) return false;
+        failedOver(error);
+        continue;
+      }
+      audit(error instanceof ProviderError ? error.code : 'error', { errorMessage: error instanceof Error ? error.message : String(error) });
+      throw error;
+    }
+    if (answer.statusCode >= 400) {
+      const text = await answer.body.text();
+      const error = upstreamError(answer.statusCode, text);
+      t.release({ error });
+      if (error.retryable || (t.host !== undefined && error.code === 'model_not_found')) {
+        // One Ollama: the gateway path decides. A fleet host that refused: the next host may not.
+        if (t.host === undefined) return false;
+        if (error.retryable || tried.size < (ctx.fleet?.maxAttempts ?? 1)) {
+          failedOver(error);
+          continue;
+        }
+      }
+      audit(error.code, { errorMessage: error.message });
+      ex.provider = 'ollama';
+      ex.errorCode = error.code;
+      markFirstByte(ex);
+      const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'x-omega-provider': 'ollama' };
+      if (t.host !== undefined) headers[HOST_HEADER] = t.host;
+      ex.res.writeHead(answer.statusCode, headers);
+      ex.res.end(text);
+      return true;
+    }
+    res = answer;
   }
-  if (res.statusCode >= 400) {
-    const text = await res.body.text();
-    const error = upstreamError(res.statusCode, text);
-    if (error.retryable) return false;
-    audit(error.code, { errorMessage: error.message });
-    ex.provider = 'ollama';
-    ex.errorCode = error.code;
-    markFirstByte(ex);
-    ex.res.writeHead(res.statusCode, { 'content-type': 'application/json; charset=utf-8', 'x-omega-provider': 'ollama' });
-    ex.res.end(text);
-    return true;
-  }
+  const host = target?.host;
+  const release = (outcome?: { error: unknown }): void => target?.release(outcome);
   ex.provider = 'ollama';
   markFirstByte(ex);
   const headers: Record<string, string> = { 'content-type': stream ? 'application/x-ndjson' : 'application/json; charset=utf-8', 'x-omega-provider': 'ollama' };
+  if (host !== undefined) headers[HOST_HEADER] = host;
   // A whole answer with its length goes out in one write, not as chunked pieces.
   const length = res.headers['content-length'];
   if (typeof length === 'string') headers['content-length'] = length;
@@ -121,11 +201,13 @@ export async function relayGeneration(ctx: ServerContext, ex: Exchange, path: '/
   if (ex.signal.aborted || ex.res.destroyed) {
     // The client left: the request signal has already cancelled Ollama's generation.
     res.body.destroy();
+    release({ error: new ProviderError({ provider: 'ollama', code: 'aborted', message: 'The client closed the connection.' }) });
     audit('aborted', { errorMessage: 'The client closed the connection.' });
     return true;
   }
   if (failure !== undefined) {
-    const message = `Ollama's stream broke off mid-answer (${failure instanceof Error ? failure.message : String(failure)}); the answer is incomplete.`;
+    const message = `Ollama${host === undefined ? '' : ` at ${host}`}'s stream broke off mid-answer (${failure instanceof Error ? failure.message : String(failure)}); the answer is incomplete.`;
+    release({ error: new ProviderError({ provider: 'ollama', code: 'connection_lost', message }) });
     ex.errorCode = 'connection_lost';
     audit('connection_lost', { errorMessage: message });
     if (stream) ex.res.end(`${JSON.stringify({ error: message })}\n`);
@@ -133,16 +215,19 @@ export async function relayGeneration(ctx: ServerContext, ex: Exchange, path: '/
     return true;
   }
   ex.res.end();
-  const last = lastLine(tail);
-  if (last.error !== undefined) {
+  const end = lastLine(tail);
+  if (end.error !== undefined) {
+    // Ollama answered, then reported an error in the stream: the host is alive.
+    release();
     ex.errorCode = 'upstream_error';
-    audit('server_error', { errorMessage: last.error });
+    audit('server_error', { errorMessage: end.error });
     return true;
   }
-  const { promptTokens, completionTokens } = last;
+  release();
+  const { promptTokens, completionTokens } = end;
   if (promptTokens !== undefined) ex.tokensIn = promptTokens;
   if (completionTokens !== undefined) ex.tokensOut = completionTokens;
-  audit(last.done ? 'ok' : 'incomplete', {
+  audit(end.done ? 'ok' : 'incomplete', {
     ...(promptTokens === undefined ? {} : { promptTokens }),
     ...(completionTokens === undefined ? {} : { completionTokens }),
   });

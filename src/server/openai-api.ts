@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ChatMessage, ChatRequest, GenerationOptions, ToolCall, ToolDefinition } from '../core/types.js';
+import { HOST_HEADER } from './fleet-relay.js';
 import { HttpError } from './errors.js';
 import { StreamWriter, readJsonObject, sendJson } from './exchange.js';
 import { listReachable } from './models.js';
@@ -162,6 +163,7 @@ export function registerOpenAI(ctx: ServerContext): void {
       if (a.thinking !== undefined) message.reasoning = a.thinking;
       if (a.toolCalls !== undefined) message.tool_calls = toolCallsOut(a.toolCalls, 0, false);
       const headers: Record<string, string> = { 'x-omega-provider': a.metadata.providerUsed };
+      if (a.metadata.host !== undefined) headers[HOST_HEADER] = a.metadata.host;
       if (a.metadata.fallbackFrom !== undefined) headers['x-omega-fallback-from'] = a.metadata.fallbackFrom.join(',');
       sendJson(
         ex,
@@ -233,7 +235,7 @@ export function registerOpenAI(ctx: ServerContext): void {
     const name = requireModel(body.model, 'you must provide a model parameter');
     const route = resolveModel(name, ctx.config.aliases);
     const toOllama = route.provider === 'ollama' || (route.provider === undefined && ctx.gateway.defaultProvider === 'ollama');
-    if (!toOllama || ctx.upstream === undefined) {
+    if (!toOllama || (ctx.upstream === undefined && ctx.fleet === undefined)) {
       throw new HttpError(400, `"${name}" does not support embeddings here; only the Ollama provider's models embed.`, 'unsupported', 'model');
     }
     const input = body.input;
@@ -245,7 +247,18 @@ export function registerOpenAI(ctx: ServerContext): void {
     ex.model = route.model ?? name;
     const embedBody: Record<string, unknown> = { model: route.model ?? name, input };
     if (typeof body.dimensions === 'number') embedBody.dimensions = body.dimensions;
-    const res = await ctx.upstream.json<{ embeddings: number[][]; prompt_eval_count?: number }>('POST', '/api/embed', embedBody, ex.signal);
+    type Embedded = { embeddings: number[][]; prompt_eval_count?: number };
+    const headers: Record<string, string> = {};
+    let res: Embedded;
+    if (ctx.fleet !== undefined) {
+      const routed = await ctx.fleet.modelJson<Embedded>(ex, route.model ?? name, '/api/embed', embedBody);
+      res = routed.value;
+      headers[HOST_HEADER] = routed.host;
+    } else if (ctx.upstream !== undefined) {
+      res = await ctx.upstream.json<Embedded>('POST', '/api/embed', embedBody, ex.signal);
+    } else {
+      return;
+    }
     const tokens = res.prompt_eval_count ?? 0;
     ex.tokensIn = tokens;
     sendJson(ex, 200, {
@@ -257,6 +270,6 @@ export function registerOpenAI(ctx: ServerContext): void {
       })),
       model: name,
       usage: { prompt_tokens: tokens, total_tokens: tokens },
-    });
+    }, headers);
   });
 }

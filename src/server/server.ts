@@ -13,11 +13,14 @@ import { isLoopbackHost } from '../config/server.js';
 import { ConfigError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { OllamaProvider } from '../providers/ollama/index.js';
+import { OllamaFleet } from '../providers/ollama/fleet/index.js';
 import { registerAnthropic } from './anthropic-api.js';
 import type { FrontEnd } from './errors.js';
 import { HttpError } from './errors.js';
 import type { Exchange } from './exchange.js';
 import { sendError, sendJson, sendText } from './exchange.js';
+import { attachFleetMetrics } from './fleet-metrics.js';
+import { FleetRelay } from './fleet-relay.js';
 import type { GatewayAnswer, ServerGateway } from './gateway-adapter.js';
 import { ServerMetrics } from './metrics.js';
 import { registerOllama } from './ollama-api.js';
@@ -33,8 +36,10 @@ export interface ServerContext {
   readonly config: ServerConfig;
   readonly metrics: ServerMetrics;
   readonly logger: Logger;
-  /** The Ollama provider's server, when that provider is enabled. */
+  /** The Ollama provider's server, when that provider is enabled with one host. */
   readonly upstream: OllamaUpstream | undefined;
+  /** The Ollama provider's hosts, when it is a fleet (`[[provider.ollama.hosts]]`); then `upstream` is unset. */
+  readonly fleet: FleetRelay | undefined;
   /** The version `/api/version` reports when Ollama cannot be asked. */
   readonly version: string;
   /** Notes an answer's provider, model, tokens and fallbacks on the exchange and in the metrics. */
@@ -113,9 +118,14 @@ export class OmegaServer {
     this.tokenDigests = opts.config.tokens.map(digest);
     this.access = opts.accessLogger ?? opts.logger.child({ component: 'access' });
     let upstream: OllamaUpstream | undefined;
+    let fleet: FleetRelay | undefined;
     if (opts.gateway.isEnabled('ollama')) {
       const provider = opts.gateway.provider('ollama');
       if (provider instanceof OllamaProvider) upstream = new OllamaUpstream(provider.baseUrl, provider.timeouts);
+      else if (provider instanceof OllamaFleet) {
+        const fleetMetrics = attachFleetMetrics(this.metrics.registry, provider);
+        fleet = new FleetRelay(provider, opts.logger.child({ component: 'fleet' }), (from, code) => fleetMetrics.failover(from, code));
+      }
     }
     const metrics = this.metrics;
     this.ctx = {
@@ -124,6 +134,7 @@ export class OmegaServer {
       metrics,
       logger: opts.logger,
       upstream,
+      fleet,
       version: opts.version ?? '0.0.0',
       record(ex, answer) {
         const meta = answer.metadata;
@@ -233,6 +244,7 @@ export class OmegaServer {
     for (const socket of this.sockets) socket.destroy();
     await closed;
     await this.ctx.upstream?.close();
+    await this.ctx.fleet?.close();
     await this.opts.gateway.close();
   }
 
@@ -281,7 +293,7 @@ export class OmegaServer {
         res.writeHead(204, {
           'access-control-allow-methods': 'GET, POST, HEAD, DELETE, OPTIONS',
           'access-control-allow-headers':
-            req.headers['access-control-request-headers'] ?? 'authorization, content-type, x-api-key, x-omega-conversation',
+            req.headers['access-control-request-headers'] ?? 'authorization, content-type, x-api-key, x-omega-conversation, x-omega-host',
           'access-control-max-age': '600',
         });
         res.end();

@@ -23,6 +23,8 @@ export class OllamaUpstream {
     readonly baseUrl: string,
     /** The Ollama provider's phase timeouts (`0` = none): connect, then load (to the headers), then idle. */
     private readonly timeouts: { connectMs: number; loadMs: number; idleMs: number } = { connectMs: 5000, loadMs: 0, idleMs: 0 },
+    /** The config key that names this server, for the unreachable message (a fleet host's is its `url`). */
+    private readonly urlSetting = '[provider.ollama] base_url',
   ) {
     this.agent = new Agent({ keepAliveTimeout: 30_000, connect: { timeout: timeouts.connectMs || undefined } });
   }
@@ -51,7 +53,7 @@ export class OllamaUpstream {
       throw new ProviderError({
         provider: 'ollama',
         code: 'unavailable',
-        message: `Ollama is not reachable at ${this.baseUrl}; start it with \`ollama serve\` or fix [provider.ollama] base_url.`,
+        message: `Ollama is not reachable at ${this.baseUrl}; start it with \`ollama serve\` or fix ${this.urlSetting}.`,
         cause,
       });
     }
@@ -71,38 +73,46 @@ export class OllamaUpstream {
    */
   async relay(ex: Exchange, method: 'GET' | 'POST' | 'HEAD', path: string, body: unknown): Promise<void> {
     const res = await this.send(method, path, body, ex.signal);
-    const headers: Record<string, string> = {};
-    for (const name of PASS_HEADERS) {
-      const value = res.headers[name];
-      if (typeof value === 'string') headers[name] = value;
-    }
-    const length = res.headers['content-length'];
-    if (typeof length === 'string') headers['content-length'] = length;
-    if (res.statusCode >= 400) ex.errorCode ??= `upstream_${res.statusCode}`;
-    markFirstByte(ex);
-    ex.res.writeHead(res.statusCode, headers);
-    if (method === 'HEAD') {
-      await res.body.dump();
-      ex.res.end();
-      return;
-    }
-    try {
-      for await (const part of res.body) {
-        if (!ex.res.write(part)) await new Promise((resolve) => ex.res.once('drain', resolve).once('close', resolve));
-        if (ex.res.destroyed) break;
-      }
-    } catch (error) {
-      if (!ex.signal.aborted) ex.errorCode = 'connection_lost';
-      ex.res.destroy(error instanceof Error ? error : undefined);
-      return;
-    }
-    ex.res.end();
+    await relayResponse(ex, res, method);
   }
 
   /** Releases the pooled connections. */
   async close(): Promise<void> {
     await this.agent.close();
   }
+}
+
+/**
+ * Writes an upstream answer to the client as it arrives (see {@link OllamaUpstream.relay});
+ * `extra` headers are added (the fleet's `x-omega-host`).
+ */
+export async function relayResponse(ex: Exchange, res: Dispatcher.ResponseData, method: 'GET' | 'POST' | 'HEAD', extra: Record<string, string> = {}): Promise<void> {
+  const headers: Record<string, string> = { ...extra };
+  for (const name of PASS_HEADERS) {
+    const value = res.headers[name];
+    if (typeof value === 'string') headers[name] = value;
+  }
+  const length = res.headers['content-length'];
+  if (typeof length === 'string') headers['content-length'] = length;
+  if (res.statusCode >= 400) ex.errorCode ??= `upstream_${res.statusCode}`;
+  markFirstByte(ex);
+  ex.res.writeHead(res.statusCode, headers);
+  if (method === 'HEAD') {
+    await res.body.dump();
+    ex.res.end();
+    return;
+  }
+  try {
+    for await (const part of res.body) {
+      if (!ex.res.write(part)) await new Promise((resolve) => ex.res.once('drain', resolve).once('close', resolve));
+      if (ex.res.destroyed) break;
+    }
+  } catch (error) {
+    if (!ex.signal.aborted) ex.errorCode = 'connection_lost';
+    ex.res.destroy(error instanceof Error ? error : undefined);
+    return;
+  }
+  ex.res.end();
 }
 
 /** Ollama's error answer as a ProviderError carrying its status and text. */

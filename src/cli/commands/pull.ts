@@ -4,8 +4,11 @@
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { ProviderError, UsageError } from '../../core/errors.js';
-import { OllamaProvider } from '../../providers/ollama/index.js';
+import { OllamaProvider, ollamaSpec } from '../../providers/ollama/index.js';
+import { OllamaFleet } from '../../providers/ollama/fleet/index.js';
 import type { CliContext } from '../context.js';
+import { EXIT } from '../errors.js';
+import { FleetPullView, hostLabel, pullOnEveryHost } from '../fleet-pull.js';
 import { formatBytes, formatDuration, formatRate, type OutStream, type Style } from '../output.js';
 
 /** One line of pull progress, as the Ollama provider yields it. */
@@ -186,26 +189,85 @@ export function pullCommand(ctx: CliContext): Command {
     .description('download a model into Ollama, with progress')
     .argument('<model>', 'model name, e.g. llama3.2 or llama3.2:1b')
     .option('--insecure', 'allow an insecure (http, self-signed) registry')
-    .addHelpText('after', '\nExamples:\n  omega pull llama3.2\n  omega pull qwen3:0.6b')
-    .action(async (model: string, options: { insecure?: boolean }) => {
-      const provider = OllamaProvider.fromConfig(ctx.config.provider.ollama, ctx.logger);
-      const stream = ctx.io.stderr;
-      const view: PullView = stream.isTTY === true ? new BarView(stream, ctx.err) : new LineView(stream);
-      try {
-        await ctx.interruptible(async (signal) => {
-          for await (const progress of provider.pull(model, { signal, insecure: options.insecure === true }) as AsyncIterable<Progress>) {
-            if (progress.digest !== undefined && progress.total !== undefined && progress.total > 0) {
-              view.layer(progress.digest, progress.total, progress.completed ?? 0);
-            } else {
-              view.status(progress.status);
-            }
-          }
-        });
-      } catch (error) {
-        throw pullError(model, error);
-      } finally {
-        view.stop();
-        await provider.close();
+    .option('--all-hosts', 'with several [[provider.ollama.hosts]]: pull on every host at once, a progress bar per host')
+    .option('--host <url>', 'with several [[provider.ollama.hosts]]: pull on this one host only')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  omega pull llama3.2\n  omega pull qwen3:0.6b\n  omega pull qwen3:8b --all-hosts\n  omega pull qwen3:8b --host http://192.168.1.20:11434\n\n' +
+        'With --all-hosts the exit status is 1 when the pull failed on any host.',
+    )
+    .action(async (model: string, options: { insecure?: boolean; allHosts?: boolean; host?: string }) => {
+      const config = ctx.config.provider.ollama;
+      if (config.hosts !== undefined) {
+        await fleetPull(ctx, model, options);
+        return;
+      }
+      if (options.host !== undefined && options.host.replace(/\/+$/, '') !== config.baseUrl) {
+        throw new UsageError(`--host names one of several [[provider.ollama.hosts]], and none are configured; set [provider.ollama] base_url to ${options.host} instead.`);
+      }
+      const provider = OllamaProvider.fromConfig(config, ctx.logger);
+      await pullWithView(ctx, provider, model, options.insecure === true);
+    });
+}
+
+/** One Ollama's pull, with a bar (terminal) or lines (pipe) per layer. */
+async function pullWithView(ctx: CliContext, provider: OllamaProvider, model: string, insecure: boolean, close = true): Promise<void> {
+  const stream = ctx.io.stderr;
+  const view: PullView = stream.isTTY === true ? new BarView(stream, ctx.err) : new LineView(stream);
+  try {
+    await ctx.interruptible(async (signal) => {
+      for await (const progress of provider.pull(model, { signal, insecure }) as AsyncIterable<Progress>) {
+        if (progress.digest !== undefined && progress.total !== undefined && progress.total > 0) {
+          view.layer(progress.digest, progress.total, progress.completed ?? 0);
+        } else {
+          view.status(progress.status);
+        }
       }
     });
+  } catch (error) {
+    throw pullError(model, error);
+  } finally {
+    view.stop();
+    if (close) await provider.close();
+  }
+}
+
+/**
+ * `omega pull` with several hosts: every host at once (`--all-hosts`), or the one `--host`
+ * names. Without either it refuses, since a pull can be many gigabytes per host.
+ */
+async function fleetPull(ctx: CliContext, model: string, options: { insecure?: boolean; allHosts?: boolean; host?: string }): Promise<void> {
+  const fleet = ollamaSpec.create(ctx.config.provider.ollama, ctx.logger);
+  try {
+    if (!(fleet instanceof OllamaFleet)) throw new UsageError('[[provider.ollama.hosts]] did not make a fleet; check the config with `omega status`.');
+    const urls = fleet.hostUrls;
+    if (options.host !== undefined) {
+      const wanted = options.host.replace(/\/+$/, '');
+      const url = urls.find((u) => u === wanted || hostLabel(u) === wanted);
+      if (url === undefined) throw new UsageError(`--host ${options.host} is not one of the configured hosts (${urls.join(', ')}); use one of them, or --all-hosts.`);
+      await pullWithView(ctx, fleet.providerFor(url) as OllamaProvider, model, options.insecure === true, false);
+      return;
+    }
+    if (options.allHosts !== true) {
+      throw new UsageError(`${urls.length} Ollama hosts are configured; add --all-hosts to pull ${model} on every one, or --host URL to pull it on one (${urls.join(', ')}).`);
+    }
+    const view = new FleetPullView(ctx.io.stderr, ctx.err, urls);
+    let outcomes;
+    try {
+      outcomes = await ctx.interruptible((signal) => pullOnEveryHost(fleet, model, view, { signal, insecure: options.insecure === true }));
+    } finally {
+      view.stop();
+    }
+    const failed = outcomes.filter((o) => !o.ok);
+    if (failed.length === 0) {
+      ctx.io.stderr.write(`Pulled ${model} on all ${outcomes.length} hosts.\n`);
+      return;
+    }
+    for (const f of failed) ctx.io.stderr.write(`omega: ${hostLabel(f.host)}: ${f.error ?? 'failed'}\n`);
+    const ok = outcomes.length - failed.length;
+    ctx.io.stderr.write(`omega: the pull of ${model} failed on ${failed.length} of ${outcomes.length} hosts${ok > 0 ? ` (it succeeded on ${ok})` : ''}; fix those hosts and run the same command again.\n`);
+    ctx.exitCode = EXIT.error;
+  } finally {
+    await fleet.close();
+  }
 }

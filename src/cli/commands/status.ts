@@ -9,6 +9,9 @@ import type { ModelInfo } from '../../core/types.js';
 import { enabledProviders } from '../../gateway/factory.js';
 import type { Gateway } from '../../gateway/gateway.js';
 import { OllamaProvider, notRunningStep, notRunningSummary } from '../../providers/ollama/index.js';
+import type { HostSnapshot } from '../../providers/ollama/fleet/index.js';
+import { OllamaFleet } from '../../providers/ollama/fleet/index.js';
+import { fleetHostLines, fleetStatus } from '../fleet-status.js';
 import type { CliContext } from '../context.js';
 import { memoryStatus, memoryStatusText } from '../memory-status.js';
 import type { MemoryStatus } from '../memory-status.js';
@@ -43,6 +46,8 @@ export interface ProviderStatus {
   modelInstalled?: boolean;
   installedModels?: number;
   running?: StatusRunningModel[];
+  /** With `[[provider.ollama.hosts]]`: every host of the fleet (up, version, circuit, in flight, loaded models). */
+  hosts?: HostSnapshot[];
   problems: StatusProblem[];
 }
 
@@ -170,6 +175,17 @@ async function providerStatus(
     await ollamaStatus(provider, config.provider.ollama, entry, signal);
     return entry;
   }
+  if (provider instanceof OllamaFleet) {
+    const fleet = await fleetStatus(provider);
+    entry.available = fleet.available;
+    if (fleet.version !== undefined) entry.version = fleet.version;
+    entry.model = fleet.model;
+    entry.modelInstalled = fleet.modelInstalled;
+    entry.installedModels = fleet.installedModels;
+    entry.hosts = fleet.hosts;
+    entry.problems.push(...fleet.problems);
+    return entry;
+  }
   const section = config.provider[name];
   if ('apiKeyEnv' in section) {
     entry.baseUrl = section.baseUrl;
@@ -222,6 +238,11 @@ function printReport(ctx: CliContext, report: StatusReport): void {
       lines.push(`${indent}${label('model')}${p.model}${installed}`);
     }
     if (p.installedModels !== undefined) lines.push(`${indent}${label('installed')}${p.installedModels} model${p.installedModels === 1 ? '' : 's'}`);
+    if (p.hosts !== undefined) {
+      const up = p.hosts.filter((h) => h.up).length;
+      lines.push(`${indent}${label('hosts')}${p.hosts.length} (${up} up)`);
+      for (const row of fleetHostLines(p.hosts, out)) lines.push(`${indent}${label('')}${row}`);
+    }
     if (p.running !== undefined) {
       if (p.running.length === 0) {
         lines.push(`${indent}${label('loaded')}none`);
