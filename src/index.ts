@@ -29,6 +29,8 @@ export type { OpenAIProviderOptions, OpenAICompatibleOptions } from './providers
 export { OpenRouterProvider } from './providers/openrouter/index.js';
 export type { OpenRouterProviderOptions } from './providers/openrouter/index.js';
 export { ClaudeCodeProvider } from './providers/claude-code/index.js';
+export { EmbeddedProvider } from './providers/embedded/index.js';
+export type { EmbeddedProviderOptions } from './providers/embedded/index.js';
 export type { ClaudeCodeProviderOptions } from './providers/claude-code/index.js';
 export { PROVIDER_SPECS, providerSpec } from './providers/registry.js';
 export type { ProviderConfigs } from './providers/registry.js';

@@ -4,6 +4,7 @@
  * serve` is down. One model is kept loaded for `keepAliveMs` after a call, then released; calls
  * take turns on it, one generation at a time, as on a small machine they would anyway.
  */
+import { homedir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { ChatHistoryItem, ChatWrapper, Llama, LlamaContext, LlamaContextSequence, LlamaGrammar, LlamaModel } from 'node-llama-cpp';
 import { ProviderError } from '../../core/errors.js';
@@ -128,7 +129,7 @@ export class EmbeddedProvider implements ModelProvider {
 
   constructor(options: EmbeddedProviderOptions = {}) {
     const env = options.env ?? process.env;
-    this.modelsDir = options.modelsDir ?? defaultModelsDir(env);
+    this.modelsDir = options.modelsDir ?? defaultModelsDir(env, env.HOME !== undefined && env.HOME !== '' ? env.HOME : homedir());
     if (options.model !== undefined && options.model !== '') this.model = options.model;
     this.logger = (options.logger ?? silentLogger).child({ provider: EMBEDDED });
     this.timeouts = { ...EMBEDDED_DEFAULT_TIMEOUTS, ...options.timeouts };
