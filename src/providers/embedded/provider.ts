@@ -50,6 +50,7 @@ interface Loaded {
   context: LlamaContext;
   sequence: LlamaContextSequence;
   contextSize: number;
+  threads: number | undefined;
   wrapper: ChatWrapper | undefined;
   /** Unloads the model when it has been idle for the keep-alive time. */
   timer?: NodeJS.Timeout;
@@ -619,9 +620,13 @@ export class EmbeddedProvider implements ModelProvider {
     }
     const facts = current?.model.modelPath === resolved.modelPath ? current.facts : await ggufFacts(mod, resolved.modelPath);
     if (facts.multimodal !== undefined) throw this.multimodalError(resolved.name, facts.multimodal);
-    const asked = num({ ...resolved.params, ...this.defaults, ...request.options }.num_ctx);
+    const merged: GenerationOptions = { ...resolved.params, ...this.defaults, ...request.options };
+    const asked = num(merged.num_ctx);
     const contextSize = this.contextSizeFor(asked, facts);
-    if (current !== undefined && current.model.modelPath === resolved.modelPath && current.contextSize === contextSize) {
+    // The model's PARAMETER num_thread (or the request's) wins over the provider's threads, as in Ollama.
+    const wantedThreads = num(merged.num_thread);
+    const threads = wantedThreads !== undefined && wantedThreads > 0 ? Math.floor(wantedThreads) : this.threads;
+    if (current !== undefined && current.model.modelPath === resolved.modelPath && current.contextSize === contextSize && current.threads === threads) {
       current.model = resolved;
       return { mod, llama, state: current, fresh: false };
     }
@@ -645,7 +650,7 @@ export class EmbeddedProvider implements ModelProvider {
       context = await llamaModel.createContext({
         contextSize,
         sequences: 1,
-        ...(this.threads === undefined ? {} : { threads: this.threads }),
+        ...(threads === undefined ? {} : { threads }),
         createSignal: signal,
       });
     } catch (error) {
@@ -665,7 +670,7 @@ export class EmbeddedProvider implements ModelProvider {
     if (resolved.template !== undefined && template === undefined) {
       this.logger.debug({ model: resolved.name }, "the manifest's template is not a legacy one; the GGUF's own chat template applies");
     }
-    const state: Loaded = { model: resolved, facts, llamaModel, context, sequence: context.getSequence(), contextSize, wrapper };
+    const state: Loaded = { model: resolved, facts, llamaModel, context, sequence: context.getSequence(), contextSize, threads, wrapper };
     this.loaded = state;
     this.logger.debug({ model: resolved.name, contextSize, template: wrapper === undefined ? 'gguf' : 'manifest' }, 'model loaded');
     return { mod, llama, state, fresh: true };

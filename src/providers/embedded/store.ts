@@ -61,7 +61,12 @@ interface ModelConfigBlob {
   remote_host?: string;
   remote_model?: string;
   capabilities?: string[];
+  /** Set when Ollama renders prompts with a built-in renderer instead of a template. */
+  renderer?: string;
 }
+
+/** Ollama's template for a model that brought none (`template.DefaultTemplate`). */
+export const OLLAMA_DEFAULT_TEMPLATE = '{{ .Prompt }}';
 
 /** A model the engine can load, with what its manifest says about running it. */
 export interface ResolvedModel {
@@ -71,7 +76,10 @@ export interface ResolvedModel {
   modelPath: string;
   /** `store` for a manifest, `file` for a plain GGUF path. */
   source: 'store' | 'file';
-  /** The manifest's template, verbatim (Go template syntax). */
+  /**
+   * The manifest's template, verbatim (Go template syntax); Ollama's default `{{ .Prompt }}` when a
+   * store model has none; unset for a plain GGUF file or a model Ollama formats with a renderer.
+   */
   template?: string;
   /** The manifest's system prompt. */
   system?: string;
@@ -274,6 +282,9 @@ function fromManifest(root: string, n: ModelName, path: string): ResolvedModel {
     else if (layer.mediaType === MEDIA.params) resolved.params = paramsOf(layerText(root, layer, name, pull), name);
     else if (layer.mediaType === MEDIA.messages) resolved.messages = messagesOf(layerText(root, layer, name, pull));
   }
+  // Without a template layer Ollama sends the prompt as is, unless a built-in renderer formats it
+  // (then the GGUF's own chat template is the closest match).
+  if (resolved.template === undefined && (config.renderer === undefined || config.renderer === '')) resolved.template = OLLAMA_DEFAULT_TEMPLATE;
   try {
     resolved.modifiedAt = statSync(path).mtime.toISOString();
   } catch {

@@ -107,6 +107,7 @@ describe('a hand-made store', () => {
       file_type: 'Q4_K_M',
     });
     store.manifest('registry.ollama.ai/someone/tagged/v1', [gguf]);
+    store.manifest('registry.ollama.ai/library/rendered/latest', [gguf], { renderer: 'qwen3-coder', parser: 'qwen3-coder' });
     store.manifest('registry.ollama.ai/library/missing-blob/latest', [store.blob(MEDIA.model, 'never written', false)]);
     store.manifest('registry.ollama.ai/library/missing-template/latest', [gguf, store.blob(MEDIA.template, 'gone', false)]);
     store.manifest('registry.ollama.ai/library/unknown-layers/latest', [gguf, store.blob('application/vnd.ollama.image.future', 'x')]);
@@ -140,6 +141,11 @@ describe('a hand-made store', () => {
     assert.equal(resolveModel(store.root, 'PLAIN:Latest').modelPath, m.modelPath);
     assert.equal(resolveModel(store.root, 'registry.ollama.ai/library/plain:latest').modelPath, m.modelPath);
     assert.equal(resolveModel(store.root, 'someone/tagged:v1').name, 'someone/tagged:v1');
+  });
+
+  test("without a template layer Ollama's default `{{ .Prompt }}` applies, unless a built-in renderer formats the prompt", () => {
+    assert.equal(resolveModel(store.root, 'someone/tagged:v1').template, '{{ .Prompt }}');
+    assert.equal(resolveModel(store.root, 'rendered').template, undefined);
   });
 
   test('a tag that does not exist is model_not_found saying `ollama pull <name>`', () => {
