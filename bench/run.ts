@@ -7,7 +7,7 @@
  * `--omega-dist=<dir>` (load Omega from another build, e.g. a candidate fix compiled with
  * `tsc -p tsconfig.build.json --outDir <dir>`; the gateways section then serves from
  * `<dir>/cli/main.js`), `--only=<section>[,<section>...]` (stream,
- * single, ttfc, memory, gateways, real) to run a part; a bare section name (`npm run bench --
+ * single, ttfc, memory, gateways, real, embedded) to run a part; a bare section name (`npm run bench --
  * gateways`) is the same as `--only=` with it.
  */
 import { fork } from 'node:child_process';
@@ -23,6 +23,8 @@ import type { MemResult } from './mem-child.js';
 import { gatewayBlocks, runGateways } from './gateways.js';
 import type { GatewayConfig, GatewaySection } from './gateways.js';
 import { runReal } from './real.js';
+import { embeddedBlocks, runEmbedded } from './embedded.js';
+import type { EmbeddedResult } from './embedded.js';
 import type { RealResult } from './real.js';
 import { spawnBenchServer } from './spawn.js';
 import type { BenchServer } from './spawn.js';
@@ -35,7 +37,7 @@ import type { ClientWorker } from './workers.js';
 // ---------------------------------------------------------------------------------------------
 // Configuration
 
-const SECTIONS = ['stream', 'single', 'ttfc', 'memory', 'gateways', 'real'] as const;
+const SECTIONS = ['stream', 'single', 'ttfc', 'memory', 'gateways', 'real', 'embedded'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const argv = process.argv.slice(2);
@@ -81,6 +83,7 @@ const CFG = QUICK
         memory: { streams: 1000, intervalMs: 250, chunks: 20 },
       } satisfies GatewayConfig,
       real: { numPredict: 64, warmup: 1, runs: 5 },
+      embedded: { numPredict: 32, warmup: 1, runs: 3, cold: 1 },
     }
   : {
       stream: { chunks: 20_000, warmup: 15, runs: 9 },
@@ -94,6 +97,7 @@ const CFG = QUICK
         memory: { streams: 1000, intervalMs: 500, chunks: 20 },
       } satisfies GatewayConfig,
       real: { numPredict: 256, warmup: 2, runs: 15 },
+      embedded: { numPredict: 128, warmup: 1, runs: 7, cold: 3 },
     };
 
 const STREAM_CLIENTS: ClientName[] = ['raw', 'raw-gen', 'omega', 'ollama-js', 'langchain', 'ai-sdk'];
@@ -186,6 +190,8 @@ interface Report {
   memory?: MemSection;
   gateways?: GatewaySection;
   real?: RealResult | { skipped: string };
+  /** The embedded engine against Ollama on the same files (`npm run bench -- embedded`). */
+  embedded?: EmbeddedResult | { skipped: string };
   /** `unit` is how `value` reads: a ratio (`x`, the default) or milliseconds. */
   targets: { name: string; value: number; unit?: 'x' | 'ms'; target: string; pass: boolean }[];
   errors: string[];
@@ -576,6 +582,11 @@ function blocks(r: Report): Block[] {
     });
   }
   if (r.gateways) out.push(...gatewayBlocks(r.gateways));
+  if (r.embedded && 'skipped' in r.embedded) {
+    out.push({ title: 'Embedded engine', head: ['skipped'], rows: [[r.embedded.skipped]], align: ['l'] });
+  } else if (r.embedded) {
+    out.push(...embeddedBlocks(r.embedded));
+  }
   if (r.real && 'skipped' in r.real) {
     out.push({ title: 'Real Ollama', head: ['skipped'], rows: [[r.real.skipped]], align: ['l'] });
   } else if (r.real) {
@@ -745,6 +756,19 @@ async function main(): Promise<void> {
     report.real = { skipped: argv.includes('--no-real') ? 'skipped (--no-real)' : 'not selected (--only)' };
   }
 
+  if (runs('embedded')) {
+    progress('embedded engine: starting');
+    try {
+      const url = omegaDist === undefined ? omegaModuleUrl(OMEGA_SOURCE).replace(/ollama\/index\.(js|ts)$/, 'embedded/index.$1') : pathToFileURL(join(omegaDist, 'providers/embedded/index.js')).href;
+      report.embedded = await runEmbedded(CFG.embedded, progress, url);
+      const v = report.embedded.ratio;
+      report.targets.push({ name: 'embedded engine tokens/s vs Ollama, same threads', value: v, target: '>= 0.90x', pass: v >= 0.9 });
+    } catch (err) {
+      report.errors.push(`embedded: ${err instanceof Error ? err.message : String(err)}`);
+      report.embedded = { skipped: `failed: ${err instanceof Error ? err.message : String(err)}` };
+    }
+  }
+
   const so = report.stream?.clients.omega;
   if (so) report.targets.push({ name: 'streamed chunks/s, Omega vs raw', value: so.ratio, target: '>= 0.90x', pass: so.ratio >= 0.9 });
   const no = report.single?.clients.omega;
@@ -761,10 +785,17 @@ async function main(): Promise<void> {
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(`${RESULTS_DIR}latest.json`, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(`${RESULTS_DIR}latest.md`, renderMarkdown(report));
+  if (report.embedded !== undefined && !('skipped' in report.embedded)) {
+    // The embedded figures on their own too, like the gateways'.
+    const { stream: _s1, single: _n1, ttfc: _t1, memory: _m1, real: _r1, gateways: _g1, ...rest } = report;
+    const only: Report = { ...rest, targets: report.targets.filter((t) => t.name.startsWith('embedded')), errors: report.errors.filter((e) => e.startsWith('embedded')) };
+    writeFileSync(`${RESULTS_DIR}embedded.json`, `${JSON.stringify(only, null, 2)}\n`);
+    writeFileSync(`${RESULTS_DIR}embedded.md`, renderMarkdown(only, 'Omega embedded engine benchmark results'));
+  }
   if (report.gateways) {
     // The gateway figures also on their own, so that a run of that section alone does not
     // have to replace the other sections' figures to be kept.
-    const { stream: _s, single: _n, ttfc: _t, memory: _m, real: _r, ...rest } = report;
+    const { stream: _s, single: _n, ttfc: _t, memory: _m, real: _r, embedded: _e, ...rest } = report;
     const only: Report = {
       ...rest,
       targets: report.targets.filter((t) => t.name.startsWith('omega serve')),
