@@ -177,6 +177,59 @@ describe('the embedded engine over a store written by ollama create', { skip: SK
     assert.equal(next.doneReason, 'length');
   });
 
+  test('the load and idle timeouts stop a call with the phase and the setting to raise', SLOW, async () => {
+    const cold = new EmbeddedProvider({ modelsDir: store, keepAliveMs: 0, timeouts: { loadMs: 20 } });
+    try {
+      await assert.rejects(cold.chat({ model: MODEL, messages: [{ role: 'user', content: PROMPT }] }), (error: unknown) => {
+        assert.ok(error instanceof ProviderError);
+        assert.equal(error.code, 'timeout');
+        assert.equal(error.phase, 'load');
+        assert.deepEqual(error.setting, { option: 'timeouts.loadMs', configKey: 'provider.embedded.timeouts.load' });
+        assert.match(error.message, /raise timeouts\.loadMs/);
+        return true;
+      });
+      assert.equal(cold.loadedModel, undefined);
+    } finally {
+      await cold.close();
+    }
+    const idle = new EmbeddedProvider({ modelsDir: store, keepAliveMs: 0, timeouts: { idleMs: 1 } });
+    try {
+      await assert.rejects(idle.chat({ model: MODEL, messages: [{ role: 'user', content: 'Once upon a time' }], options: { num_predict: 200 } }), (error: unknown) => {
+        assert.ok(error instanceof ProviderError);
+        assert.equal(error.code, 'timeout');
+        assert.equal(error.phase, 'idle');
+        return true;
+      });
+    } finally {
+      await idle.close();
+    }
+  });
+
+  test('the model is released after keep_alive, and a warm model does not keep the process alive', SLOW, async () => {
+    const short = new EmbeddedProvider({ modelsDir: store, keepAliveMs: 200 });
+    try {
+      await short.chat({ model: MODEL, messages: [{ role: 'user', content: PROMPT }], options: { num_predict: 1 } });
+      assert.equal(short.loadedModel, `${MODEL}:latest`);
+      const deadline = Date.now() + 30_000;
+      while (short.loadedModel !== undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(short.loadedModel, undefined);
+    } finally {
+      await short.close();
+    }
+    // A child answers once with a ten-minute keep-alive and never calls close(): it must exit by itself.
+    const script = `
+      const { EmbeddedProvider } = await import(${JSON.stringify(new URL('../../src/providers/embedded/index.ts', import.meta.url).pathname)});
+      const p = new EmbeddedProvider({ modelsDir: ${JSON.stringify(store)}, keepAliveMs: 600000 });
+      const r = await p.chat({ model: ${JSON.stringify(MODEL)}, messages: [{ role: 'user', content: 'Hi' }], options: { num_predict: 1 } });
+      console.log('answered', r.usage.completionTokens, p.loadedModel);`;
+    // A file, not `node -e`: node-llama-cpp tests its binary in a fork that inherits execArgv, and `-e` breaks that fork.
+    writeFileSync(join(dir, 'warm-child.mjs'), script);
+    const child = spawnSync(process.execPath, ['--import', 'tsx', join(dir, 'warm-child.mjs')], { encoding: 'utf8', timeout: 240_000 });
+    assert.equal(child.signal, null, `the child did not exit by itself: ${child.stderr}`);
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout.trim(), `answered 1 ${MODEL}:latest`);
+  });
+
   test('a JSON-schema format is honoured', SLOW, async () => {
     const schema = {
       type: 'object',
