@@ -97,7 +97,7 @@ const CFG = QUICK
         memory: { streams: 1000, intervalMs: 500, chunks: 20 },
       } satisfies GatewayConfig,
       real: { numPredict: 256, warmup: 2, runs: 15 },
-      embedded: { numPredict: 128, warmup: 1, runs: 7, cold: 3 },
+      embedded: { numPredict: 64, warmup: 1, runs: 5, cold: 2 },
     };
 
 const STREAM_CLIENTS: ClientName[] = ['raw', 'raw-gen', 'omega', 'ollama-js', 'langchain', 'ai-sdk'];

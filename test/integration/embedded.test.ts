@@ -230,6 +230,22 @@ describe('the embedded engine over a store written by ollama create', { skip: SK
     assert.equal(child.stdout.trim(), `answered 1 ${MODEL}:latest`);
   });
 
+  test('close() stops the call in flight and the one waiting behind it, both as aborted', SLOW, async () => {
+    const own = new EmbeddedProvider({ modelsDir: store });
+    const long = { model: MODEL, messages: [{ role: 'user' as const, content: 'Once upon a time' }], options: { num_predict: 400 } };
+    const stream = own.chatStream(long)[Symbol.asyncIterator]();
+    const first = await stream.next();
+    assert.equal(first.done, false);
+    const waiting = assert.rejects(own.chat(long), (e: unknown) => e instanceof ProviderError && e.code === 'aborted' && /closed/.test(e.message));
+    await own.close();
+    await waiting;
+    const rest = (async () => {
+      for (;;) if ((await stream.next()).done) return;
+    })();
+    await assert.rejects(rest, (e: unknown) => e instanceof ProviderError && e.code === 'aborted' && /closed/.test(e.message));
+    assert.equal(own.loadedModel, undefined);
+  });
+
   test('a JSON-schema format is honoured', SLOW, async () => {
     const schema = {
       type: 'object',

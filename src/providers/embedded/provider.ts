@@ -127,6 +127,8 @@ export class EmbeddedProvider implements ModelProvider {
   private turn: Promise<void> = Promise.resolve();
   /** Aborts every call in flight; replaced after close(). */
   private closing = new AbortController();
+  /** Generations running in llama.cpp now (they end on abort even when no one reads the stream). */
+  private readonly working = new Set<Promise<unknown>>();
 
   constructor(options: EmbeddedProviderOptions = {}) {
     const env = options.env ?? process.env;
@@ -266,7 +268,8 @@ export class EmbeddedProvider implements ModelProvider {
   /** Unloads the model and stops llama.cpp; calls in flight fail with `aborted`. */
   async close(): Promise<void> {
     this.closing.abort();
-    await this.turn.catch(() => undefined);
+    // Wait for llama.cpp to stop, not for readers: a stream no one reads any more must not hold close() up.
+    await Promise.allSettled([...this.working]);
     await this.unload();
     const llama = this.llama;
     this.llama = undefined;
@@ -296,12 +299,13 @@ export class EmbeddedProvider implements ModelProvider {
     if (unknown.length > 0) this.logger.debug({ model: name, mediaTypes: unknown }, 'manifest layers of unknown types ignored');
     const timeouts = { ...this.timeouts, ...options.timeouts };
 
-    // Calls take turns on the one loaded model.
+    // Calls take turns on the one loaded model; a close() while waiting ends the wait too.
+    const closing = this.closing.signal;
     const previous = this.turn;
     let release!: () => void;
     this.turn = new Promise<void>((r) => (release = r));
     try {
-      await waitFor(previous, options.signal, name);
+      await waitFor(previous, options.signal, closing, name);
       yield* this.run(resolved, request, options, timeouts);
     } finally {
       release();
@@ -328,8 +332,11 @@ export class EmbeddedProvider implements ModelProvider {
       timers.delete(timer);
     };
     const onAbort = (): void => control.abort();
+    // This call's own: close() replaces the provider's controller once it is done.
+    const closing = this.closing.signal;
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    this.closing.signal.addEventListener('abort', onAbort, { once: true });
+    closing.addEventListener('abort', onAbort, { once: true });
+    if (closing.aborted) control.abort();
     if (options.signal?.aborted === true) control.abort();
     arm('request', timeouts.requestMs);
     let loadTimer = arm('load', timeouts.loadMs);
@@ -387,6 +394,11 @@ export class EmbeddedProvider implements ModelProvider {
         chat.dispose({ disposeSequence: false });
       }
     })();
+    this.working.add(work);
+    void work.then(
+      () => this.working.delete(work),
+      () => this.working.delete(work),
+    );
     let outcome: { stopReason: string; promptTokens: number; evalStart: number } | undefined;
     let failure: unknown;
     let settled = false;
@@ -412,16 +424,17 @@ export class EmbeddedProvider implements ModelProvider {
         wake = undefined;
       }
       while (queue.length > 0) yield queue.shift() as ChatChunk;
-      if (failure !== undefined) throw this.failure(failure, resolved.name, expired, timeouts, options, text);
-      if (outcome?.stopReason === 'abort' || control.signal.aborted) throw this.failure(undefined, resolved.name, expired, timeouts, options, text);
-      const ended = performance.now();
+      const ended = { expired, timeouts, options, partial: text, closed: closing.aborted };
+      if (failure !== undefined) throw this.failure(failure, resolved.name, ended);
+      if (outcome?.stopReason === 'abort' || control.signal.aborted) throw this.failure(undefined, resolved.name, ended);
+      const endedAt = performance.now();
       const usage: Usage = { promptTokens: outcome?.promptTokens ?? 0, completionTokens, totalTokens: (outcome?.promptTokens ?? 0) + completionTokens };
-      const timings: Timings = { totalMs: Math.round(ended - started) };
+      const timings: Timings = { totalMs: Math.round(endedAt - started) };
       if (loadMs !== undefined) timings.loadMs = Math.round(loadMs);
       if (firstTokenAt !== undefined && outcome !== undefined) {
         timings.promptEvalMs = Math.round(firstTokenAt - outcome.evalStart);
-        timings.evalMs = Math.round(ended - firstTokenAt);
-        if (completionTokens > 1 && ended > firstTokenAt) timings.tokensPerSecond = (completionTokens - 1) / ((ended - firstTokenAt) / 1000);
+        timings.evalMs = Math.round(endedAt - firstTokenAt);
+        if (completionTokens > 1 && endedAt > firstTokenAt) timings.tokensPerSecond = (completionTokens - 1) / ((endedAt - firstTokenAt) / 1000);
         if (timings.promptEvalMs > 0 && usage.promptTokens !== undefined) timings.promptTokensPerSecond = usage.promptTokens / (timings.promptEvalMs / 1000);
       }
       const done: ChatChunk = {
@@ -439,7 +452,7 @@ export class EmbeddedProvider implements ModelProvider {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       options.signal?.removeEventListener('abort', onAbort);
-      this.closing.signal.removeEventListener('abort', onAbort);
+      closing.removeEventListener('abort', onAbort);
       if (!settled) {
         // The consumer left the loop: stop generating now, and wait so the next call starts clean.
         control.abort();
@@ -454,11 +467,9 @@ export class EmbeddedProvider implements ModelProvider {
   private failure(
     error: unknown,
     model: string,
-    expired: Exclude<TimeoutPhase, 'connect'> | undefined,
-    timeouts: Timeouts,
-    options: CallOptions,
-    partial: string,
+    ended: { expired: Exclude<TimeoutPhase, 'connect'> | undefined; timeouts: Timeouts; options: CallOptions; partial: string; closed: boolean },
   ): unknown {
+    const { expired, timeouts, options, partial, closed } = ended;
     const partialText = partial === '' ? {} : { partialText: partial };
     if (expired !== undefined) {
       const ms = expired === 'load' ? timeouts.loadMs : expired === 'idle' ? timeouts.idleMs : timeouts.requestMs;
@@ -474,13 +485,13 @@ export class EmbeddedProvider implements ModelProvider {
         ...(error === undefined ? {} : { cause: error }),
       });
     }
-    if (options.signal?.aborted === true || this.closing.signal.aborted) {
+    if (options.signal?.aborted === true || closed) {
       return new ProviderError({
         provider: EMBEDDED,
         code: 'aborted',
         model,
         ...partialText,
-        message: this.closing.signal.aborted ? 'The embedded provider was closed during the request.' : 'The request was cancelled.',
+        message: closed ? 'The embedded provider was closed during the request.' : 'The request was cancelled.',
         ...(error === undefined ? {} : { cause: error }),
       });
     }
@@ -714,20 +725,30 @@ function throwIfAborted(signal: AbortSignal, model: string): void {
   if (signal.aborted) throw new ProviderError({ provider: EMBEDDED, code: 'aborted', model, message: 'The request was cancelled.' });
 }
 
-/** Waits for the call ahead to finish, unless this one is cancelled first. */
-async function waitFor(previous: Promise<void>, signal: AbortSignal | undefined, model: string): Promise<void> {
-  if (signal === undefined) return previous;
-  if (signal.aborted) throwIfAborted(signal, model);
+/** Waits for the call ahead to finish, unless this one is cancelled (or the provider closed) first. */
+async function waitFor(previous: Promise<void>, signal: AbortSignal | undefined, closing: AbortSignal, model: string): Promise<void> {
+  const error = (): ProviderError =>
+    new ProviderError({
+      provider: EMBEDDED,
+      code: 'aborted',
+      model,
+      message: closing.aborted ? 'The embedded provider was closed before the request started.' : 'The request was cancelled.',
+    });
+  if (closing.aborted || signal?.aborted === true) throw error();
   let onAbort: (() => void) | undefined;
   try {
     await Promise.race([
       previous,
       new Promise<never>((_, reject) => {
-        onAbort = () => reject(new ProviderError({ provider: EMBEDDED, code: 'aborted', model, message: 'The request was cancelled.' }));
-        signal.addEventListener('abort', onAbort, { once: true });
+        onAbort = () => reject(error());
+        signal?.addEventListener('abort', onAbort, { once: true });
+        closing.addEventListener('abort', onAbort, { once: true });
       }),
     ]);
   } finally {
-    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+    if (onAbort !== undefined) {
+      signal?.removeEventListener('abort', onAbort);
+      closing.removeEventListener('abort', onAbort);
+    }
   }
 }
