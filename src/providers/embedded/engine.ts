@@ -79,9 +79,12 @@ export interface GgufFacts {
   parameterCount?: string;
 }
 
+const VOCABULARY_KEYS = ['tokenizer.ggml.tokens', 'tokenizer.ggml.scores', 'tokenizer.ggml.token_type', 'tokenizer.ggml.merges'];
+
 /** Reads the header of the GGUF at `path`. */
 export async function ggufFacts(mod: LlamaModule, path: string): Promise<GgufFacts> {
-  const info = await mod.readGgufFileInfo(path, { readTensorInfo: false, logWarnings: false });
+  // The vocabulary arrays are most of a header and none of what is read here.
+  const info = await mod.readGgufFileInfo(path, { readTensorInfo: false, logWarnings: false, ignoreKeys: VOCABULARY_KEYS });
   const metadata = info.metadata as unknown as Record<string, Record<string, unknown> | undefined>;
   const general = metadata.general as { architecture?: string; size_label?: string } | undefined;
   const arch = general?.architecture;
