@@ -7,7 +7,7 @@
  * `--omega-dist=<dir>` (load Omega from another build, e.g. a candidate fix compiled with
  * `tsc -p tsconfig.build.json --outDir <dir>`; the gateways and fleet sections then serve from
  * `<dir>/cli/main.js`), `--only=<section>[,<section>...]` (stream,
- * single, ttfc, memory, gateways, fleet, real, memory-store) to run a part; a bare section name (`npm run bench --
+ * single, ttfc, memory, gateways, fleet, real, memory-store, embedded) to run a part; a bare section name (`npm run bench --
  * gateways`) is the same as `--only=` with it.
  */
 import { fork } from 'node:child_process';
@@ -28,6 +28,8 @@ import type { GatewayConfig, GatewaySection } from './gateways.js';
 import { runReal } from './real.js';
 import { memoryStoreBlock, runMemoryStore } from './memory-store.js';
 import type { MemoryStoreConfig, MemoryStoreSection } from './memory-store.js';
+import { embeddedBlocks, runEmbedded } from './embedded.js';
+import type { EmbeddedResult } from './embedded.js';
 import type { RealResult } from './real.js';
 import { spawnBenchServer } from './spawn.js';
 import type { BenchServer } from './spawn.js';
@@ -40,7 +42,7 @@ import type { ClientWorker } from './workers.js';
 // ---------------------------------------------------------------------------------------------
 // Configuration
 
-const SECTIONS = ['stream', 'single', 'ttfc', 'memory', 'gateways', 'fleet', 'real', 'memory-store'] as const;
+const SECTIONS = ['stream', 'single', 'ttfc', 'memory', 'gateways', 'fleet', 'real', 'memory-store', 'embedded'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const argv = process.argv.slice(2);
@@ -96,6 +98,7 @@ const CFG = QUICK
         paced: { intervalMs: 5, chunks: 20, requests: 24, requestsAtOne: 6, concurrency: [1, 3], runs: 2 },
       } satisfies FleetConfig,
       real: { numPredict: 64, warmup: 1, runs: 5 },
+      embedded: { numPredict: 32, warmup: 1, runs: 3, cold: 1 },
     }
   : {
       stream: { chunks: 20_000, warmup: 15, runs: 9 },
@@ -114,6 +117,7 @@ const CFG = QUICK
         paced: { intervalMs: 10, chunks: 20, requests: 60, requestsAtOne: 20, concurrency: [1, 3, 6], runs: 3 },
       } satisfies FleetConfig,
       real: { numPredict: 256, warmup: 2, runs: 15 },
+      embedded: { numPredict: 64, warmup: 1, runs: 5, cold: 2 },
     };
 
 const STREAM_CLIENTS: ClientName[] = ['raw', 'raw-gen', 'omega', 'ollama-js', 'langchain', 'ai-sdk'];
@@ -209,6 +213,8 @@ interface Report {
   real?: RealResult | { skipped: string };
   /** SQLite vs PostgreSQL as the gateway's memory (bench/memory-store.ts). */
   memoryStore?: MemoryStoreSection;
+  /** The embedded engine against Ollama on the same files (`npm run bench -- embedded`). */
+  embedded?: EmbeddedResult | { skipped: string };
   /** `unit` is how `value` reads: a ratio (`x`, the default) or milliseconds. */
   targets: { name: string; value: number; unit?: 'x' | 'ms'; target: string; pass: boolean }[];
   errors: string[];
@@ -600,6 +606,11 @@ function blocks(r: Report): Block[] {
   }
   if (r.gateways) out.push(...gatewayBlocks(r.gateways));
   if (r.fleet) out.push(...fleetBlocks(r.fleet));
+  if (r.embedded && 'skipped' in r.embedded) {
+    out.push({ title: 'Embedded engine', head: ['skipped'], rows: [[r.embedded.skipped]], align: ['l'] });
+  } else if (r.embedded) {
+    out.push(...embeddedBlocks(r.embedded));
+  }
   if (r.real && 'skipped' in r.real) {
     out.push({ title: 'Real Ollama', head: ['skipped'], rows: [[r.real.skipped]], align: ['l'] });
   } else if (r.real) {
@@ -721,7 +732,7 @@ function commandLine(): string {
 }
 
 /** The report's per-section figures, by their key in {@link Report}. */
-const SECTION_KEYS = ['stream', 'single', 'ttfc', 'memory', 'gateways', 'fleet', 'real', 'memoryStore'] as const;
+const SECTION_KEYS = ['stream', 'single', 'ttfc', 'memory', 'gateways', 'fleet', 'real', 'memoryStore', 'embedded'] as const;
 type SectionKey = (typeof SECTION_KEYS)[number];
 
 /** The report with one section's figures, its targets and its errors only. */
@@ -790,6 +801,19 @@ async function main(): Promise<void> {
     report.real = { skipped: argv.includes('--no-real') ? 'skipped (--no-real)' : 'not selected (--only)' };
   }
 
+  if (runs('embedded')) {
+    progress('embedded engine: starting');
+    try {
+      const url = omegaDist === undefined ? omegaModuleUrl(OMEGA_SOURCE).replace(/ollama\/index\.(js|ts)$/, 'embedded/index.$1') : pathToFileURL(join(omegaDist, 'providers/embedded/index.js')).href;
+      report.embedded = await runEmbedded(CFG.embedded, progress, url);
+      const v = report.embedded.ratio;
+      report.targets.push({ name: 'embedded engine tokens/s vs Ollama, same threads', value: v, target: '>= 0.90x', pass: v >= 0.9 });
+    } catch (err) {
+      report.errors.push(`embedded: ${err instanceof Error ? err.message : String(err)}`);
+      report.embedded = { skipped: `failed: ${err instanceof Error ? err.message : String(err)}` };
+    }
+  }
+
   const so = report.stream?.clients.omega;
   if (so) report.targets.push({ name: 'streamed chunks/s, Omega vs raw', value: so.ratio, target: '>= 0.90x', pass: so.ratio >= 0.9 });
   const no = report.single?.clients.omega;
@@ -819,6 +843,9 @@ async function main(): Promise<void> {
   keepOwn('gateways', 'gateways', 'Omega gateway benchmark results', (name) => name.startsWith('omega serve'));
   keepOwn('fleet', 'fleet', 'Omega fleet benchmark results');
   keepOwn('memoryStore', 'memory-store', 'Omega memory store benchmark results');
+  if (report.embedded !== undefined && !('skipped' in report.embedded)) {
+    keepOwn('embedded', 'embedded', 'Omega embedded engine benchmark results', (name) => name.startsWith('embedded'));
+  }
   progress(`wrote bench/results/latest.json and latest.md${own.map((f) => `, ${f}`).join('')}; ${fmt((performance.now() - started) / 1000, 1)} s in all`);
 }
 

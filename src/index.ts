@@ -43,6 +43,8 @@ export { OpenRouterProvider } from './providers/openrouter/index.js';
 export type { OpenRouterProviderOptions } from './providers/openrouter/index.js';
 export { ClaudeCodeProvider } from './providers/claude-code/index.js';
 export type { ClaudeCodeProviderOptions } from './providers/claude-code/index.js';
+export { EmbeddedProvider } from './providers/embedded/index.js';
+export type { EmbeddedProviderOptions } from './providers/embedded/index.js';
 export { PROVIDER_SPECS, providerSpec } from './providers/registry.js';
 export type { ProviderConfigs } from './providers/registry.js';
 export type { BaseProviderOptions, OptionsOf, ProviderSpec, ResolveContext, Resolved } from './providers/spec.js';

@@ -129,6 +129,8 @@ export function capabilityWords(model: ModelInfo): string {
   if (c.tools) words.push('tools');
   if (c.thinking) words.push('thinking');
   if (c.embeddings) words.push('embeddings');
+  // A model the provider lists but cannot run (the embedded engine's cloud stubs, vision models); --json says why.
+  if (words.length === 0 && model.unsupported !== undefined) return 'unsupported';
   return words.length > 0 ? words.join(', ') : '-';
 }
 

@@ -193,6 +193,11 @@ export interface ModelInfo {
   hosts?: string[];
   /** For such a provider: the servers where the model is loaded in memory now. */
   loadedOn?: string[];
+  /**
+   * Set when this provider lists the model but cannot run it (a cloud stub or a multimodal model
+   * in Ollama's store, seen by the embedded engine): one sentence saying why.
+   */
+  unsupported?: string;
 }
 
 /**
@@ -384,6 +389,11 @@ export interface Provider {
 export interface ModelProvider extends Provider {
   /** Model used when a request names none; `undefined` when the provider's own default applies. */
   readonly model: string | undefined;
+  /**
+   * Providers whose model names this one answers to (the embedded engine reads Ollama's store):
+   * as their fallback, the gateway gives it the model the first provider was asked for.
+   */
+  readonly servesModelsOf?: readonly string[];
   listModels(options?: CallOptions): Promise<ModelInfo[]>;
   chat(request: ChatRequest, options?: CallOptions): Promise<ChatResponse>;
   /** Leaving the `for await` loop early cancels the underlying request. */

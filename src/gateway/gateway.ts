@@ -475,11 +475,14 @@ export class Gateway {
     const candidates = this.candidates(job.primary);
     // A provider that routes among several servers keeps a conversation on one (its KV cache stays warm).
     if (job.conversationId !== undefined && options.stickyKey === undefined) options = { ...options, stickyKey: job.conversationId };
+    // The first provider's model, for a fallback that serves the same models (the embedded engine after Ollama).
+    let firstModel: string | undefined;
     for (const [index, name] of candidates.entries()) {
       const provider = this.candidate(name, index === 0);
       if (provider === undefined) continue;
-      const override = index === 0 ? job.model : undefined;
+      const override = index === 0 ? job.model : sameModel(provider, job.primary, firstModel);
       const attempt = this.attempt(name, provider, override);
+      if (index === 0) firstModel = attempt.model;
       let request = job.request(override);
       let tightened: number | undefined;
       const partial: Received = { text: '', thinking: '', toolCalls: [] };
@@ -926,6 +929,11 @@ export class Gateway {
       ),
     });
   }
+}
+
+/** The first provider's model for a fallback that serves that provider's models under the same names. */
+function sameModel(provider: ModelProvider, primary: string, model: string | undefined): string | undefined {
+  return model !== undefined && provider.servesModelsOf?.includes(primary) === true ? model : undefined;
 }
 
 /** Rejects messages the gateway cannot file or send. */

@@ -5,13 +5,14 @@
  */
 import { anthropicSpec } from './anthropic/spec.js';
 import { claudeCodeSpec } from './claude-code/spec.js';
+import { embeddedSpec } from './embedded/spec.js';
 import { ollamaSpec } from './ollama/spec.js';
 import { openaiSpec } from './openai/spec.js';
 import { openrouterSpec } from './openrouter/spec.js';
 import type { OptionsOf, ProviderSpec } from './spec.js';
 
 /** Every provider's spec, in the order `omega status` lists them. */
-export const PROVIDER_SPECS = Object.freeze([ollamaSpec, anthropicSpec, openaiSpec, openrouterSpec, claudeCodeSpec] as const);
+export const PROVIDER_SPECS = Object.freeze([ollamaSpec, anthropicSpec, openaiSpec, openrouterSpec, claudeCodeSpec, embeddedSpec] as const);
 
 type AnySpec = (typeof PROVIDER_SPECS)[number];
 

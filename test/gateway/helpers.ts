@@ -81,6 +81,14 @@ export function testConfig(
         timeoutSecs: 60,
         maxTurns: 1,
       },
+      embedded: {
+        enabled: enabled.has('embedded'),
+        modelsDir: '/nonexistent/ollama-models',
+        gpu: false,
+        keepAliveMs: 0,
+        context: 2048,
+        timeouts: { connectMs: 0, loadMs: 60_000, idleMs: 10_000, requestMs: 0 },
+      },
     },
     memory: {
       backend: 'sqlite',

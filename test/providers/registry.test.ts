@@ -9,8 +9,8 @@ import type { ProviderSpec } from '../../src/providers/spec.js';
 
 const specs = PROVIDER_SPECS as readonly ProviderSpec[];
 
-test('the registry lists the five providers in status order, and config re-exports the same names', () => {
-  assert.deepEqual([...PROVIDER_NAMES], ['ollama', 'anthropic', 'openai', 'openrouter', 'claude-code']);
+test('the registry lists the six providers in status order, and config re-exports the same names', () => {
+  assert.deepEqual([...PROVIDER_NAMES], ['ollama', 'anthropic', 'openai', 'openrouter', 'claude-code', 'embedded']);
   assert.deepEqual([...PROVIDER_NAMES], specs.map((s) => s.name));
   assert.equal(CONFIG_PROVIDER_NAMES, PROVIDER_NAMES);
 });

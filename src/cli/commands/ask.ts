@@ -8,6 +8,7 @@ import type { CliContext } from '../context.js';
 import { formatJson } from '../output.js';
 import { AnswerPrinter, contextNotice, formatStats, newConversationId, senderName, showsThinking } from '../render.js';
 import { resolvePrompt } from '../stdin.js';
+import { embeddedNotice } from '../embedded-notice.js';
 
 /** Options of `omega ask` after parsing. */
 interface AskOptions {
@@ -92,6 +93,8 @@ async function runAsk(ctx: CliContext, words: string[], options: AskOptions): Pr
     });
     const notice = answer === undefined ? undefined : contextNotice(answer.metadata);
     if (notice !== undefined) ctx.io.stderr.write(`${ctx.err.dim(notice)}\n`);
+    const engine = answer === undefined ? undefined : embeddedNotice(answer.metadata);
+    if (engine !== undefined) ctx.io.stderr.write(`${ctx.err.dim(engine)}\n`);
     if (answer !== undefined && ctx.verbose && options.json !== true) {
       ctx.io.stderr.write(`${ctx.err.dim(formatStats(answer.metadata))}\n`);
     }
