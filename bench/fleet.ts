@@ -16,19 +16,19 @@
  * Every gateway runs in its own process group (bench/peers.ts); the client in its own process
  * (bench/fleet-worker.ts). See docs/benchmarks.md, "Fleet".
  */
-import { fork } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { message, startIpcWorker } from './ipc.js';
+import type { IpcWorker } from './ipc.js';
 import { measureRouteCost } from './fleet-route.js';
 import type { RouteCost } from './fleet-route.js';
 import type { FleetReply, FleetRequest, StreamLoadResult } from './fleet-worker.js';
 import type { GatewayCall, GatewayTarget } from './gw-client.js';
 import { LITELLM_VERSION, freePort, installLitellm, startProcess, tempDir, treeCpuMs } from './peers.js';
 import type { RunningGateway } from './peers.js';
-import { closeWorker, spawnBenchServer } from './spawn.js';
+import { spawnBenchServer } from './spawn.js';
 import type { BenchServer } from './spawn.js';
 import { fmt, median, rotate, summarize } from './stats.js';
 import type { Summary } from './stats.js';
@@ -109,75 +109,16 @@ export interface FleetSection {
 // ---------------------------------------------------------------------------------------------
 // The client worker
 
-type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
-
-interface Worker {
-  call<T extends FleetReply>(req: WithoutId<FleetRequest>, timeoutMs: number): Promise<T>;
-  close(): Promise<void>;
-}
-
 const WORKER_PATH = fileURLToPath(new URL('./fleet-worker.ts', import.meta.url));
 
-async function startWorker(): Promise<Worker> {
-  const child: ChildProcess = fork(WORKER_PATH, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const pending = new Map<number, { resolve: (r: FleetReply) => void; reject: (e: Error) => void }>();
-  let exited = false;
-  await new Promise<void>((resolve, reject) => {
-    const onExit = (code: number | null): void => reject(new Error(`fleet client worker exited during setup (code ${code})`));
-    child.once('exit', onExit);
-    child.on('message', function onMsg(msg: FleetReply) {
-      if (msg.type === 'ready') {
-        child.off('message', onMsg);
-        child.off('exit', onExit);
-        resolve();
-      }
-    });
-  });
-  child.on('message', (msg: FleetReply) => {
-    const p = pending.get(msg.id);
-    if (!p) return;
-    pending.delete(msg.id);
-    if (msg.type === 'error') p.reject(new Error(msg.message));
-    else p.resolve(msg);
-  });
-  child.on('exit', (code) => {
-    exited = true;
-    for (const p of pending.values()) p.reject(new Error(`fleet client worker exited (code ${code})`));
-    pending.clear();
-  });
-  let nextId = 1;
-  return {
-    call: <T extends FleetReply>(req: WithoutId<FleetRequest>, timeoutMs: number): Promise<T> => {
-      if (exited) return Promise.reject(new Error('fleet client worker is not running'));
-      const id = nextId++;
-      return new Promise<T>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          pending.delete(id);
-          reject(new Error(`no answer within ${timeoutMs / 1000} s`));
-        }, timeoutMs);
-        pending.set(id, {
-          resolve: (r) => {
-            clearTimeout(timer);
-            resolve(r as T);
-          },
-          reject: (e) => {
-            clearTimeout(timer);
-            reject(e);
-          },
-        });
-        child.send({ ...req, id });
-      });
-    },
-    close: () => closeWorker(child, () => exited),
-  };
+type Worker = IpcWorker<FleetRequest, FleetReply>;
+
+function startWorker(): Promise<Worker> {
+  return startIpcWorker<FleetRequest, FleetReply>(WORKER_PATH, 'fleet client worker');
 }
 
 type CallReply = Extract<FleetReply, { type: 'call' }>;
 type LoadReply = Extract<FleetReply, { type: 'streamLoad' }>;
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Gateways

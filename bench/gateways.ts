@@ -6,15 +6,14 @@
  * gateway's resident memory with 1000 streams open. Ratios are against the direct row that speaks
  * the same protocol to the client, taken in the same run. See docs/benchmarks.md.
  */
-import { fork } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { message, startIpcWorker } from './ipc.js';
+import type { IpcWorker } from './ipc.js';
 import type { GatewayCall, GatewayTarget, LoadResult, ManyResult } from './gw-client.js';
 import type { GwReply, GwRequest } from './gw-worker.js';
 import { startLitellm, startOmega, startPortkey, tempDir, treeCpuMs, treeRss } from './peers.js';
 import type { RunningGateway, StartedGateway, Unavailable } from './peers.js';
-import { closeWorker } from './spawn.js';
 import type { BenchServer } from './spawn.js';
 import { fmt, median, mib, rotate, summarize } from './stats.js';
 import type { Summary } from './stats.js';
@@ -106,77 +105,17 @@ export interface GatewaySection {
 // ---------------------------------------------------------------------------------------------
 // The client worker
 
-/** `Omit` that keeps a union a union. */
-type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
-
-interface Worker {
-  call<T extends GwReply>(req: WithoutId<GwRequest>, timeoutMs: number): Promise<T>;
-  close(): Promise<void>;
-}
-
 const WORKER_PATH = fileURLToPath(new URL('./gw-worker.ts', import.meta.url));
 
-async function startWorker(): Promise<Worker> {
-  const child: ChildProcess = fork(WORKER_PATH, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const pending = new Map<number, { resolve: (r: GwReply) => void; reject: (e: Error) => void }>();
-  let exited = false;
-  await new Promise<void>((resolve, reject) => {
-    const onExit = (code: number | null): void => reject(new Error(`gateway client worker exited during setup (code ${code})`));
-    child.once('exit', onExit);
-    child.on('message', function onMsg(msg: GwReply) {
-      if (msg.type === 'ready') {
-        child.off('message', onMsg);
-        child.off('exit', onExit);
-        resolve();
-      }
-    });
-  });
-  child.on('message', (msg: GwReply) => {
-    const p = pending.get(msg.id);
-    if (!p) return;
-    pending.delete(msg.id);
-    if (msg.type === 'error') p.reject(new Error(msg.message));
-    else p.resolve(msg);
-  });
-  child.on('exit', (code) => {
-    exited = true;
-    for (const p of pending.values()) p.reject(new Error(`gateway client worker exited (code ${code})`));
-    pending.clear();
-  });
-  let nextId = 1;
-  return {
-    call: <T extends GwReply>(req: WithoutId<GwRequest>, timeoutMs: number): Promise<T> => {
-      if (exited) return Promise.reject(new Error('gateway client worker is not running'));
-      const id = nextId++;
-      return new Promise<T>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          pending.delete(id);
-          reject(new Error(`no answer within ${timeoutMs / 1000} s`));
-        }, timeoutMs);
-        pending.set(id, {
-          resolve: (r) => {
-            clearTimeout(timer);
-            resolve(r as T);
-          },
-          reject: (e) => {
-            clearTimeout(timer);
-            reject(e);
-          },
-        });
-        child.send({ ...req, id });
-      });
-    },
-    close: () => closeWorker(child, () => exited),
-  };
+type Worker = IpcWorker<GwRequest, GwReply>;
+
+function startWorker(): Promise<Worker> {
+  return startIpcWorker<GwRequest, GwReply>(WORKER_PATH, 'gateway client worker');
 }
 
 type CallReply = Extract<GwReply, { type: 'call' }>;
 type LoadReply = Extract<GwReply, { type: 'load' }>;
 type ManyReply = Extract<GwReply, { type: 'many' }>;
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 // ---------------------------------------------------------------------------------------------
 // The section
