@@ -26,7 +26,7 @@ import { measureRouteCost } from './fleet-route.js';
 import type { RouteCost } from './fleet-route.js';
 import type { FleetReply, FleetRequest, StreamLoadResult } from './fleet-worker.js';
 import type { GatewayCall, GatewayTarget } from './gw-client.js';
-import { LITELLM_VERSION, freePort, installLitellm, startProcess, tempDir, treeCpuMs } from './peers.js';
+import { LITELLM_VERSION, freePort, startLitellm, startProcess, tempDir, treeCpuMs } from './peers.js';
 import type { RunningGateway } from './peers.js';
 import { spawnBenchServer } from './spawn.js';
 import type { BenchServer } from './spawn.js';
@@ -185,58 +185,6 @@ async function startOmegaHosts(
       ollama: { url: `${gateway.baseUrl}/api/chat`, protocol: 'ollama', headers: {} },
       openai: { url: `${gateway.baseUrl}/v1/chat/completions`, protocol: 'openai', headers: {} },
     };
-  } catch (err) {
-    return { unavailable: message(err) };
-  }
-}
-
-/**
- * LiteLLM's proxy as a router: one `model_list` entry per host under one model name, so its
- * Router balances among them with `routing_strategy: least-busy` (the strategy LiteLLM added
- * for several Ollama deployments, BerriAI/litellm#1065).
- */
-async function startLitellmRouter(
-  hosts: string[],
-  model: string,
-  logDir: string,
-  progress: (msg: string) => void,
-): Promise<{ gateway: RunningGateway; openai: GatewayTarget } | { unavailable: string }> {
-  let bin: string;
-  try {
-    bin = installLitellm(progress);
-  } catch (err) {
-    return { unavailable: `LiteLLM could not be installed: ${message(err)}` };
-  }
-  const port = await freePort();
-  const config = join(logDir, 'litellm-router.yaml');
-  const lines = ['model_list:'];
-  for (const h of hosts) {
-    lines.push(`  - model_name: ${JSON.stringify(model)}`, '    litellm_params:', `      model: ${JSON.stringify(`ollama_chat/${model}`)}`, `      api_base: ${JSON.stringify(h)}`);
-  }
-  lines.push('router_settings:', '  routing_strategy: least-busy', 'litellm_settings:', '  telemetry: false', '  drop_params: true', '');
-  writeFileSync(config, lines.join('\n'));
-  const key = `sk-bench-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
-  try {
-    const gateway = await startProcess({
-      name: 'litellm-router',
-      cmd: bin,
-      args: ['--config', config, '--host', '127.0.0.1', '--port', String(port), '--num_workers', '1'],
-      env: {
-        LITELLM_MASTER_KEY: key,
-        LITELLM_LOG: 'ERROR',
-        LITELLM_TELEMETRY: 'False',
-        REPEATED_STREAMING_CHUNK_LIMIT: '1000000000',
-        LITELLM_LOCAL_MODEL_COST_MAP: 'True',
-        NO_PROXY: '127.0.0.1,localhost',
-      },
-      unsetEnv: ['DATABASE_URL', 'DIRECT_URL'],
-      port,
-      readyPath: '/health/liveliness',
-      version: LITELLM_VERSION,
-      timeoutMs: 120_000,
-      logDir,
-    });
-    return { gateway, openai: { url: `${gateway.baseUrl}/chat/completions`, protocol: 'openai', headers: { authorization: `Bearer ${key}` } } };
   } catch (err) {
     return { unavailable: message(err) };
   }
@@ -519,13 +467,15 @@ async function pacedPhase(
     live.push({ key: 'fleet-openai', targets: [fleet.openai], gateway: fleet.gateway });
   }
   progress('fleet: starting LiteLLM proxy with least-busy routing over the paced hosts');
-  const lite = await startLitellmRouter(urls, model, logDir, progress);
+  // One `model_list` entry per host under one model name, balanced with least-busy (the strategy
+  // LiteLLM added for several Ollama deployments, BerriAI/litellm#1065).
+  const lite = await startLitellm(urls.map((upstream) => ({ model, upstream })), logDir, progress, 'least-busy');
   if ('unavailable' in lite) {
     (rows.litellm as PacedRow).unavailable = lite.unavailable;
     errors.push(`fleet litellm: not available: ${lite.unavailable}`);
-  } else {
+  } else if (lite.targets.openai !== undefined) {
     started.push(lite.gateway);
-    live.push({ key: 'litellm', targets: [lite.openai], gateway: lite.gateway });
+    live.push({ key: 'litellm', targets: [lite.targets.openai], gateway: lite.gateway });
   }
 
   // Warm-up: a few requests through every row (LiteLLM's first calls are slow).

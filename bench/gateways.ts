@@ -183,7 +183,7 @@ export async function runGateways(
       { row: 'omega-openai', front: 'openai' },
     ]);
     progress('gateways: starting LiteLLM proxy');
-    adopt(await startLitellm(upstream, models, logDir, progress), [{ row: 'litellm', front: 'openai' }]);
+    adopt(await startLitellm(models.map((model) => ({ model, upstream })), logDir, progress), [{ row: 'litellm', front: 'openai' }]);
     progress('gateways: starting Portkey gateway');
     adopt(await startPortkey(upstream, logDir, progress), [{ row: 'portkey', front: 'openai' }]);
     live.sort((a, b) => ROWS.indexOf(a.name) - ROWS.indexOf(b.name));

@@ -355,10 +355,12 @@ export function installLitellm(progress: (msg: string) => void): string {
  * the synthetic server's native `/api/chat`), one worker, no database.
  */
 export async function startLitellm(
-  upstream: string,
-  models: string[],
+  /** One `model_list` entry each: the model name clients ask for and the Ollama server behind it. */
+  deployments: { model: string; upstream: string }[],
   logDir: string,
   progress: (msg: string) => void,
+  /** A Router strategy (`least-busy`, ...) for a model listed more than once; LiteLLM's default otherwise. */
+  routingStrategy?: string,
 ): Promise<StartedGateway | Unavailable> {
   let bin: string;
   try {
@@ -369,9 +371,10 @@ export async function startLitellm(
   const port = await freePort();
   const config = join(logDir, 'litellm.yaml');
   const lines = ['model_list:'];
-  for (const m of models) {
-    lines.push(`  - model_name: ${JSON.stringify(m)}`, '    litellm_params:', `      model: ${JSON.stringify(`ollama_chat/${m}`)}`, `      api_base: ${JSON.stringify(upstream)}`);
+  for (const d of deployments) {
+    lines.push(`  - model_name: ${JSON.stringify(d.model)}`, '    litellm_params:', `      model: ${JSON.stringify(`ollama_chat/${d.model}`)}`, `      api_base: ${JSON.stringify(d.upstream)}`);
   }
+  if (routingStrategy !== undefined) lines.push('router_settings:', `  routing_strategy: ${routingStrategy}`);
   lines.push('litellm_settings:', '  telemetry: false', '  drop_params: true', '');
   writeFileSync(config, lines.join('\n'));
   // The proxy refuses to run without a master key; a random one, sent back as the bearer token.
