@@ -4,11 +4,11 @@
  * a line per host every few seconds otherwise. One host's failure does not stop the others; it
  * is reported at the end and the exit status says that something failed.
  */
-import cliProgress from 'cli-progress';
+import type cliProgress from 'cli-progress';
 import type { OllamaFleet } from '../providers/ollama/fleet/index.js';
 import type { PullProgress } from '../providers/ollama/types.js';
 import { describeError } from './errors.js';
-import { formatBytes, type OutStream, type Style } from './output.js';
+import { formatBytes, progressBars, type OutStream, type Style } from './output.js';
 
 /** One host's pull as the view tracks it. */
 interface HostPull {
@@ -55,18 +55,7 @@ export class FleetPullView {
     this.width = Math.max(...hostUrls.map((h) => hostLabel(h).length));
     for (const h of hostUrls) this.hosts.set(h, { layers: new Map(), status: 'waiting', lastPrinted: 0 });
     if (stream.isTTY === true) {
-      this.multibar = new cliProgress.MultiBar(
-        {
-          stream: stream as NodeJS.WritableStream,
-          format: `{label} ${style.enabled ? '{bar}' : '[{bar}]'} {percentage}% | {done}/{size} | {status}`,
-          barsize: 25,
-          hideCursor: true,
-          autopadding: true,
-          fps: 10,
-          clearOnComplete: false,
-        },
-        cliProgress.Presets.shades_classic,
-      );
+      this.multibar = progressBars(stream, style, '{status}');
       for (const h of hostUrls) {
         this.bars.set(h, this.multibar.create(1, 0, { label: hostLabel(h).padEnd(this.width), done: '-', size: '-', status: 'waiting' }));
       }

@@ -1,7 +1,8 @@
 /**
  * Terminal output helpers: colour that respects NO_COLOR and TTYs, a plain-text table,
- * and human formats for bytes, durations and times.
+ * progress bars, and human formats for bytes, durations and times.
  */
+import cliProgress from 'cli-progress';
 
 /** A stream the CLI writes to; `isTTY` decides whether colour and progress bars are used. */
 export interface OutStream {
@@ -103,6 +104,25 @@ export function formatTable(headers: string[], rows: string[][], options: TableO
  * Bytes in decimal units, as Ollama prints them: `950 B`, `4.7 GB`, `274 MB`
  * (one decimal below 10, none above).
  */
+/**
+ * A set of progress bars in the CLI's one look (`{label} [bar] pct% | {done}/{size} | ` then
+ * `tail`), with brackets only when there is no colour to show the bar.
+ */
+export function progressBars(stream: OutStream, style: Style, tail: string): cliProgress.MultiBar {
+  return new cliProgress.MultiBar(
+    {
+      stream: stream as NodeJS.WritableStream,
+      format: `{label} ${style.enabled ? '{bar}' : '[{bar}]'} {percentage}% | {done}/{size} | ${tail}`,
+      barsize: 25,
+      hideCursor: true,
+      autopadding: true,
+      fps: 10,
+      clearOnComplete: false,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+}
+
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes) || bytes < 0) return '?';
   const units = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];

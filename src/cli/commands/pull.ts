@@ -2,14 +2,14 @@
  * `omega pull MODEL`: downloads a model into Ollama with a progress bar per layer.
  */
 import { Command } from 'commander';
-import cliProgress from 'cli-progress';
+import type cliProgress from 'cli-progress';
 import { ProviderError, UsageError } from '../../core/errors.js';
 import { OllamaProvider, ollamaSpec } from '../../providers/ollama/index.js';
 import { OllamaFleet } from '../../providers/ollama/fleet/index.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../errors.js';
 import { FleetPullView, hostLabel, pullOnEveryHost } from '../fleet-pull.js';
-import { formatBytes, formatDuration, formatRate, type OutStream, type Style } from '../output.js';
+import { formatBytes, formatDuration, formatRate, progressBars, type OutStream, type Style } from '../output.js';
 
 /** One line of pull progress, as the Ollama provider yields it. */
 interface Progress {
@@ -86,18 +86,7 @@ class BarView implements PullView {
   layer(digest: string, total: number, completed: number): void {
     let entry = this.bars.get(digest);
     if (entry === undefined) {
-      this.multibar ??= new cliProgress.MultiBar(
-        {
-          stream: this.stream as NodeJS.WritableStream,
-          format: `{label} ${this.style.enabled ? '{bar}' : '[{bar}]'} {percentage}% | {done}/{size} | {speed} | ETA {left}`,
-          barsize: 25,
-          hideCursor: true,
-          autopadding: true,
-          fps: 10,
-          clearOnComplete: false,
-        },
-        cliProgress.Presets.shades_classic,
-      );
+      this.multibar ??= progressBars(this.stream, this.style, '{speed} | ETA {left}');
       const layer: Layer = { short: shortDigest(digest), total, completed, meter: new RateMeter(), lastPrinted: 0, done: false };
       layer.meter.add(completed);
       const bar = this.multibar.create(total, completed, { label: `pulling ${layer.short}`, ...layerTexts(layer) });
