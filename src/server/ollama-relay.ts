@@ -129,7 +129,7 @@ export async function relayGeneration(ctx: ServerContext, ex: Exchange, path: '/
       // Nothing left to try. One Ollama: the gateway path retries it and falls back. A fleet whose
       // tried hosts all failed: only another provider can help, so without one the failure stands.
       if (last !== undefined && ctx.fleet !== undefined && ctx.gateway.gateway.config.provider.fallback.length === 0) {
-        audit(last.code, { errorMessage: last.message });
+        // Not audited again: its host's row, written when it failed, is the failure's row.
         throw last;
       }
       return false;

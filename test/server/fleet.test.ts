@@ -206,6 +206,32 @@ describe('omega serve with an Ollama fleet', () => {
     }
   });
 
+  test('a relayed request every host fails is audited once per host, each with its host', async (t) => {
+    const a = await fakeHost(1, { models: ['m:latest'], loaded: ['m:latest'] });
+    const b = await fakeHost(2, { models: ['m:latest'] });
+    t.after(() => Promise.all([a.close(), b.close()]));
+    a.route('POST', '/api/chat', { reset: true });
+    b.route('POST', '/api/chat', { reset: true });
+    const memory = SqliteMemory.open(':memory:');
+    const s = await startServer({ config: fleetConfig([a.url, b.url]), memory });
+    const res = await post(`${s.url}/api/chat`, chat('m'));
+    assert.ok(res.status >= 500, `status ${res.status}`);
+    await res.text();
+    let rows: AuditRecord[] = [];
+    for (let i = 0; i < 100 && rows.length < 2; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 10));
+      rows = memory.listAudit({ limit: 100 });
+    }
+    await new Promise((r) => setTimeout(r, 30)); // a third row, if any, would be written by now
+    assert.deepEqual(
+      memory.listAudit({ limit: 100 }).map((r) => [r.outcome, r.host]),
+      [
+        ['unavailable', a.url],
+        ['unavailable', b.url],
+      ],
+    );
+  });
+
   test('an embedding call leaves a host that no longer has the model (its list was stale) for one that has it', async (t) => {
     const a = await fakeHost(1, { models: ['emb:latest'], loaded: ['emb:latest'] });
     const b = await fakeHost(2, { models: ['emb:latest'] });
