@@ -2,6 +2,7 @@
  * Omega's typed errors. Every failure a user can meet is one of these, with a message
  * that is one sentence a person can act on.
  */
+import type { HostAttempt } from './types.js';
 
 /** The broad area an error belongs to. */
 export type ErrorKind = 'provider' | 'config' | 'memory' | 'usage' | 'internal';
@@ -103,6 +104,10 @@ export interface ProviderErrorOptions {
   endpoint?: string;
   /** Where {@link baseUrl} came from. */
   baseUrlSource?: BaseUrlSource;
+  /** See {@link ProviderError.host}. */
+  host?: string;
+  /** See {@link ProviderError.hostAttempts}. */
+  hostAttempts?: HostAttempt[];
 }
 
 /**
@@ -134,6 +139,16 @@ export class ProviderError extends OmegaError {
   readonly endpoint?: string;
   /** Where {@link baseUrl} came from, when the provider knows. */
   readonly baseUrlSource?: BaseUrlSource;
+  /**
+   * For a provider that routes among several servers (an Ollama fleet): the server this failure
+   * came from, when it came from one (not, e.g., from waiting for a free slot).
+   */
+  host?: string;
+  /**
+   * For such a provider: every server tried for this request, in order, so each can be audited;
+   * when {@link host} is set, the last one is this failure. Set as the error leaves the fleet.
+   */
+  hostAttempts?: HostAttempt[];
 
   constructor(options: ProviderErrorOptions) {
     super('provider', options.message, { cause: options.cause, hint: options.hint });
@@ -151,6 +166,8 @@ export class ProviderError extends OmegaError {
     if (options.baseUrl !== undefined) this.baseUrl = options.baseUrl;
     if (options.endpoint !== undefined) this.endpoint = options.endpoint;
     if (options.baseUrlSource !== undefined) this.baseUrlSource = options.baseUrlSource;
+    if (options.host !== undefined) this.host = options.host;
+    if (options.hostAttempts !== undefined) this.hostAttempts = options.hostAttempts;
   }
 }
 

@@ -246,6 +246,17 @@ function buildMetadata(p: {
   return metadata;
 }
 
+/**
+ * The servers a routing provider (an Ollama fleet) tried and left before the one `host` names:
+ * each gets an audit row of its own, while `host`'s attempt is the row of the answer or failure.
+ */
+function earlierHosts(attempts: readonly HostAttempt[] | undefined, host: string | undefined): HostAttempt[] {
+  if (attempts === undefined) return [];
+  const last = attempts[attempts.length - 1];
+  const earlier = host !== undefined && last?.host === host ? attempts.slice(0, -1) : attempts;
+  return earlier.filter((a) => a.outcome !== 'ok');
+}
+
 function elapsed(started: number): number {
   return Math.round(performance.now() - started);
 }
@@ -827,11 +838,24 @@ export class Gateway {
   private async auditFailure(job: Job, attempt: Attempt, error: unknown): Promise<void> {
     if (this.memory === null) return;
     const code = errorCode(error);
-    const record = { ...this.auditRecord(job, attempt, code), errorCode: code, errorMessage: errorText(error) };
+    const record: AuditRecordInput = { ...this.auditRecord(job, attempt, code), errorCode: code, errorMessage: errorText(error) };
+    const hosts = error instanceof ProviderError ? error : undefined;
+    if (hosts?.host !== undefined) record.host = hosts.host;
     try {
+      await this.auditHosts(job, attempt, earlierHosts(hosts?.hostAttempts, hosts?.host));
       await this.memory.audit(record);
     } catch (memoryError) {
       this.logger.error({ err: errorText(memoryError) }, 'could not write the audit record of a failed attempt');
+    }
+  }
+
+  /** One audit row per server a routing provider tried and left, in the order it tried them. */
+  private async auditHosts(job: Job, attempt: Attempt, failed: readonly HostAttempt[]): Promise<void> {
+    if (this.memory === null) return;
+    for (const h of failed) {
+      const record: AuditRecordInput = { ...this.auditRecord(job, attempt, h.outcome), errorCode: h.outcome, durationMs: h.ms, host: h.host };
+      if (h.error !== undefined) record.errorMessage = redactSecrets(h.error);
+      await this.memory.audit(record);
     }
   }
 
@@ -852,6 +876,10 @@ export class Gateway {
     }
     if (meta.promptTokens !== undefined) audit.promptTokens = meta.promptTokens;
     if (meta.completionTokens !== undefined) audit.completionTokens = meta.completionTokens;
+    // The servers tried before this one, each on its own row ahead of the exchange's.
+    const hosts: { host?: string; hostAttempts?: HostAttempt[] } = failure === undefined ? meta : failure instanceof ProviderError ? failure : {};
+    if (hosts.host !== undefined) audit.host = hosts.host;
+    await this.auditHosts(job, attempt, earlierHosts(hosts.hostAttempts, hosts.host));
     if (job.conversationId === undefined) {
       await this.memory.audit(audit);
       return;

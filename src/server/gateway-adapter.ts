@@ -63,7 +63,7 @@ export class ServerGateway {
    */
   auditRelay(
     routed: RoutedChat,
-    r: { provider: string; model: string; started: number; outcome: string; errorMessage?: string; promptTokens?: number; completionTokens?: number },
+    r: { provider: string; model: string; started: number; outcome: string; errorMessage?: string; promptTokens?: number; completionTokens?: number; host?: string },
   ): void {
     const memory = this.gateway.memory;
     if (memory === null) return;
@@ -82,6 +82,7 @@ export class ServerGateway {
     }
     if (r.promptTokens !== undefined) record.promptTokens = r.promptTokens;
     if (r.completionTokens !== undefined) record.completionTokens = r.completionTokens;
+    if (r.host !== undefined) record.host = r.host;
     // Not awaited: the relayed answer is already on its way; a failure is logged.
     memory.audit(record).catch((memoryError: unknown) => {
       this.logger.error({ err: String(memoryError) }, 'could not write the audit record of a relayed exchange');

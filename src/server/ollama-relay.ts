@@ -114,8 +114,10 @@ export async function relayGeneration(ctx: ServerContext, ex: Exchange, path: '/
   if (ctx.upstream === undefined && ctx.fleet === undefined) return false;
   const started = performance.now();
   const stream = body.stream !== false;
-  const audit = (outcome: string, extra: { errorMessage?: string; promptTokens?: number; completionTokens?: number } = {}): void =>
-    ctx.gateway.auditRelay(routed, { provider: 'ollama', model, started, outcome, ...extra });
+  // Each row names the fleet host it is about (the one being tried), when there is a fleet.
+  let auditHost: string | undefined;
+  const audit = (outcome: string, extra: { errorMessage?: string; promptTokens?: number; completionTokens?: number; host?: string } = {}): void =>
+    ctx.gateway.auditRelay(routed, { provider: 'ollama', model, started, outcome, ...(auditHost === undefined ? {} : { host: auditHost }), ...extra });
   const payload = JSON.stringify(withDefaults(ctx, body));
   const tried = new Set<string>();
   let target: Target | undefined;
@@ -127,15 +129,16 @@ export async function relayGeneration(ctx: ServerContext, ex: Exchange, path: '/
       // Nothing left to try. One Ollama: the gateway path retries it and falls back. A fleet whose
       // tried hosts all failed: only another provider can help, so without one the failure stands.
       if (last !== undefined && ctx.fleet !== undefined && ctx.gateway.gateway.config.provider.fallback.length === 0) {
-        audit(last.code, { errorMessage: last.message });
+        // Not audited again: its host's row, written when it failed, is the failure's row.
         throw last;
       }
       return false;
     }
     const t: Target = target;
+    auditHost = t.host;
     const failedOver = (error: ProviderError): void => {
       if (t.host === undefined) return;
-      audit(error.code, { errorMessage: `${t.host}: ${error.message}` });
+      audit(error.code, { errorMessage: error.message });
       ctx.fleet?.failedOver(t.host, error, model);
       last = error;
     };

@@ -11,6 +11,7 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from '../../src/gateway/memory/postgres-migrations/index.js';
 import { FakeOllama, chatAnswer, chatLine, doneLine, unusedPort } from '../support/fake-ollama.js';
 import { freePort } from '../support/ollama-harness.js';
 import { createDatabase, dropDatabase, postgresSkipReason, startPostgres, testCluster } from '../support/postgres-harness.js';
@@ -103,7 +104,7 @@ describe('omega serve, status and memory on PostgreSQL (processes)', { skip }, (
       const client = new pg.Client({ connectionString: url });
       await client.connect();
       try {
-        assert.deepEqual((await client.query('SELECT version FROM schema_version')).rows, [{ version: 1 }]);
+        assert.deepEqual((await client.query('SELECT version FROM schema_version ORDER BY version')).rows, POSTGRES_MIGRATIONS.map((m) => ({ version: m.version })));
       } finally {
         await client.end();
       }
@@ -127,10 +128,10 @@ describe('omega serve, status and memory on PostgreSQL (processes)', { skip }, (
       const report = JSON.parse(status.stdout) as { memory: { backend: string; location: string; healthy: boolean; schemaVersion: number } };
       assert.equal(report.memory.backend, 'postgres');
       assert.equal(report.memory.healthy, true);
-      assert.equal(report.memory.schemaVersion, 1);
+      assert.equal(report.memory.schemaVersion, POSTGRES_SCHEMA_VERSION);
       assert.match(report.memory.location, /^postgres:\/\/omega:\*\*\*@127\.0\.0\.1:\d+\//);
       const text = await runCli(['status', '--config', configs[0]!], { home: home.path });
-      assert.match(text.stdout, /memory\s+postgres postgres:\/\/omega:\*\*\*@.* ok \(schema 1, [\d.]+ ms\)/);
+      assert.match(text.stdout, new RegExp(`memory\\s+postgres postgres://omega:\\*\\*\\*@.* ok \\(schema ${POSTGRES_SCHEMA_VERSION}, [\\d.]+ ms\\)`));
       for (const out of [status.stdout, status.stderr, text.stdout, text.stderr]) assert.ok(!out.includes(password), 'no password in omega status');
     } finally {
       for (const s of serves) s.child.kill('SIGTERM');

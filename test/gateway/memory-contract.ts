@@ -19,6 +19,11 @@ export interface MemoryBackendFactory {
   openEmpty(): Promise<MemoryStore>;
   /** Where the location string must point (a file path or a URL without password). */
   locationPattern?: RegExp;
+  /**
+   * A new database brought to the schema before the latest, `sql` run on it, then opened by a
+   * store (which migrates it to the latest).
+   */
+  openUpgraded(sql: string): Promise<MemoryStore>;
 }
 
 /** An exchange of the suite's usual shape. */
@@ -134,6 +139,43 @@ export function describeMemoryContract(label: string, factory: MemoryBackendFact
         ['down'],
       );
       assert.equal((await memory.listAudit({ conversationId: 'audit-odd' })).length, 2);
+    });
+
+    it('keeps the host of an audit row, on its own and with an exchange; rows without one have none', async () => {
+      const base = { channel: 'serve', conversationId: 'audit-host', sender: 'me', provider: 'ollama', model: 'm' };
+      await memory.audit({ ...base, outcome: 'unavailable', errorCode: 'unavailable', errorMessage: 'refused', durationMs: 3, host: 'http://127.0.0.1:1' });
+      await memory.saveExchange(
+        exchange('audit-host', 1, { audit: { ...base, outcome: 'ok', durationMs: 9, host: 'http://127.0.0.1:2' } }),
+      );
+      await memory.audit({ ...base, outcome: 'ok', durationMs: 4 });
+      assert.deepEqual(
+        (await memory.listAudit({ conversationId: 'audit-host' })).map((r) => [r.outcome, r.host, r.errorMessage]),
+        [
+          ['unavailable', 'http://127.0.0.1:1', 'refused'],
+          ['ok', 'http://127.0.0.1:2', undefined],
+          ['ok', undefined, undefined],
+        ],
+      );
+    });
+
+    it('an upgrade from the previous schema keeps the audit rows written before it, without a host', async () => {
+      const upgraded = await factory.openUpgraded(
+        `INSERT INTO audit (ts, channel, conversation_id, sender, provider, model, outcome, error_code, error_message, prompt_tokens, completion_tokens, duration_ms)
+         VALUES ('2025-02-03T04:05:06.000Z', 'cli', 'old', 'me', 'ollama', 'llama3', 'busy', 'busy', 'full', 7, 8, 90)`,
+      );
+      try {
+        await upgraded.audit({ channel: 'cli', conversationId: 'old', sender: 'me', provider: 'ollama', outcome: 'ok', durationMs: 1, host: 'http://h:11434' });
+        const rows = await upgraded.listAudit({ conversationId: 'old' });
+        assert.deepEqual(
+          rows.map(({ id: _id, ...rest }) => rest),
+          [
+            { ts: '2025-02-03T04:05:06.000Z', channel: 'cli', conversationId: 'old', sender: 'me', provider: 'ollama', model: 'llama3', outcome: 'busy', errorCode: 'busy', errorMessage: 'full', promptTokens: 7, completionTokens: 8, durationMs: 90 },
+            { ts: rows[1]?.ts, channel: 'cli', conversationId: 'old', sender: 'me', provider: 'ollama', outcome: 'ok', durationMs: 1, host: 'http://h:11434' },
+          ],
+        );
+      } finally {
+        await upgraded.close();
+      }
     });
 
     it('summarises conversations with a title and message count', async () => {

@@ -43,6 +43,17 @@ describeMemoryContract(
     open: () => PostgresMemory.open({ url: contractUrl }),
     openEmpty: async () => PostgresMemory.open({ url: await newDatabase() }),
     locationPattern: /^postgres:\/\/omega:\*\*\*@127\.0\.0\.1:\d+\/omega_test_\w+$/,
+    openUpgraded: async (sql) => {
+      const url = await newDatabase();
+      await (await PostgresMemory.open({ url, migrations: POSTGRES_MIGRATIONS.slice(0, -1) })).close();
+      const client = await raw(url);
+      try {
+        await client.query(sql);
+      } finally {
+        await client.end();
+      }
+      return PostgresMemory.open({ url });
+    },
   },
   { skip },
 );
@@ -101,7 +112,7 @@ describe('PostgresMemory: migrations', { skip }, () => {
     await assert.rejects(PostgresMemory.open({ url }), (e: unknown) => {
       assert.ok(e instanceof MemoryError);
       assert.equal(e.code, 'schema');
-      assert.match(e.message, /schema version 99, newer than this Omega supports \(1\); upgrade Omega/);
+      assert.match(e.message, new RegExp(`schema version 99, newer than this Omega supports \\(${POSTGRES_SCHEMA_VERSION}\\); upgrade Omega`));
       assert.ok(!e.message.includes(password), 'no password in the message');
       assert.match(e.file, /:\*\*\*@/);
       return true;
@@ -110,15 +121,16 @@ describe('PostgresMemory: migrations', { skip }, () => {
 
   it('a failing migration leaves the database as it was', async () => {
     const url = await newDatabase();
-    const broken = [...POSTGRES_MIGRATIONS, { version: 2, name: 'broken', sql: 'CREATE TABLE half_done (x int); SELECT no_such_function();' }];
+    const next = POSTGRES_SCHEMA_VERSION + 1;
+    const broken = [...POSTGRES_MIGRATIONS, { version: next, name: 'broken', sql: 'CREATE TABLE half_done (x int); SELECT no_such_function();' }];
     await assert.rejects(
       PostgresMemory.open({ url, migrations: broken }),
-      (e: unknown) => e instanceof MemoryError && e.code === 'schema' && /schema version 2 \(broken\) failed: .*no_such_function/.test(e.message),
+      (e: unknown) => e instanceof MemoryError && e.code === 'schema' && new RegExp(`schema version ${next} \\(broken\\) failed: .*no_such_function`).test(e.message),
     );
     const client = await raw(url);
     try {
       assert.equal((await client.query("SELECT to_regclass('half_done') AS t")).rows[0]?.t, null);
-      assert.equal((await client.query<{ v: number }>('SELECT MAX(version)::int AS v FROM schema_version')).rows[0]?.v, 1);
+      assert.equal((await client.query<{ v: number }>('SELECT MAX(version)::int AS v FROM schema_version')).rows[0]?.v, POSTGRES_SCHEMA_VERSION);
     } finally {
       await client.end();
     }

@@ -194,6 +194,17 @@ describeMemoryContract('sqlite', {
   open: async () => SqliteStore.open(contractFile),
   openEmpty: async () => SqliteStore.open(join(contractDir.path, `empty-${++contractFiles}.db`)),
   locationPattern: /data\.db$/,
+  openUpgraded: async (sql) => {
+    const file = join(contractDir.path, `upgraded-${++contractFiles}.db`);
+    const db = new Database(file);
+    try {
+      migrate(db, file, MIGRATIONS.slice(0, -1));
+      db.exec(sql);
+    } finally {
+      db.close();
+    }
+    return SqliteStore.open(file);
+  },
 });
 
 describe('SqliteStore', () => {
@@ -506,7 +517,7 @@ describe('SqliteMemory token accounting', () => {
     }
     const memory = SqliteMemory.open(file);
     try {
-      assert.equal(memory.schemaVersion(), 2);
+      assert.equal(memory.schemaVersion(), LATEST_SCHEMA_VERSION);
       memory.saveExchange(
         exchange('c', 2, {
           userTokens: { tokens: 12, source: 'server' },

@@ -10,6 +10,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DEFAULT_FLEET_OPTIONS } from '../../src/providers/ollama/fleet/index.js';
+import { SqliteMemory } from '../../src/gateway/memory/sqlite.js';
+import type { AuditRecord } from '../../src/gateway/memory/store.js';
 import type { OmegaConfig } from '../../src/config/types.js';
 import { FakeOllama, chatLine, doneLine, ndjson } from '../support/fake-ollama.js';
 import type { Script } from '../support/fake-ollama.js';
@@ -165,6 +167,69 @@ describe('omega serve with an Ollama fleet', () => {
     assert.equal((got[0]?.message as { content: string }).content, 'partial ');
     assert.match(String(got.at(-1)?.error), /broke off mid-answer/);
     assert.equal(a.requestsTo('/api/chat').length + b.requestsTo('/api/chat').length, before + 1, 'one host asked, no retry');
+  });
+
+  test('every host tried is audited with its host, on the byte relay and on the gateway path', async (t) => {
+    // Without a conversation the request is relayed byte for byte; with one it takes the gateway path.
+    for (const [conversation, stream] of [[undefined, true], ['audit-stream', true], ['audit-whole', false]] as const) {
+      // Host a has the model loaded, so the router tries it first; it resets before the first byte.
+      const a = await fakeHost(1, { models: ['m:latest'], loaded: ['m:latest'] });
+      const b = await fakeHost(2, { models: ['m:latest'] });
+      t.after(() => Promise.all([a.close(), b.close()]));
+      a.once('POST', '/api/chat', { reset: true });
+      const memory = SqliteMemory.open(':memory:');
+      const s = await startServer({ config: fleetConfig([a.url, b.url]), memory });
+      const res = await post(`${s.url}/api/chat`, chat('m', stream), conversation === undefined ? {} : { 'x-omega-conversation': conversation });
+      assert.equal(res.status, 200);
+      // A streamed gateway answer names its host only at the end, after the headers went out.
+      if (conversation === undefined) assert.equal(res.headers.get('x-omega-host'), b.url);
+      await res.text();
+      // The relay writes its rows without waiting for them: poll briefly.
+      let rows: AuditRecord[] = [];
+      for (let i = 0; i < 100 && rows.length < 2; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 10));
+        rows = memory.listAudit({ limit: 100 });
+      }
+      const label = conversation ?? 'relay';
+      // A reset before any answer: the relay calls it unavailable, the Ollama provider connection_lost.
+      const code = conversation === undefined ? 'unavailable' : 'connection_lost';
+      assert.deepEqual(
+        rows.map((r) => [r.provider, r.outcome, r.errorCode, r.host]),
+        [
+          ['ollama', code, code, a.url],
+          ['ollama', 'ok', undefined, b.url],
+        ],
+        label,
+      );
+      assert.ok((rows[0]?.errorMessage ?? '').length > 0 && !rows[0]!.errorMessage!.startsWith(a.url), `${label}: the failed host row says why, without the host in the text`);
+      await s.close();
+    }
+  });
+
+  test('a relayed request every host fails is audited once per host, each with its host', async (t) => {
+    const a = await fakeHost(1, { models: ['m:latest'], loaded: ['m:latest'] });
+    const b = await fakeHost(2, { models: ['m:latest'] });
+    t.after(() => Promise.all([a.close(), b.close()]));
+    a.route('POST', '/api/chat', { reset: true });
+    b.route('POST', '/api/chat', { reset: true });
+    const memory = SqliteMemory.open(':memory:');
+    const s = await startServer({ config: fleetConfig([a.url, b.url]), memory });
+    const res = await post(`${s.url}/api/chat`, chat('m'));
+    assert.ok(res.status >= 500, `status ${res.status}`);
+    await res.text();
+    let rows: AuditRecord[] = [];
+    for (let i = 0; i < 100 && rows.length < 2; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 10));
+      rows = memory.listAudit({ limit: 100 });
+    }
+    await new Promise((r) => setTimeout(r, 30)); // a third row, if any, would be written by now
+    assert.deepEqual(
+      memory.listAudit({ limit: 100 }).map((r) => [r.outcome, r.host]),
+      [
+        ['unavailable', a.url],
+        ['unavailable', b.url],
+      ],
+    );
   });
 
   test('an embedding call leaves a host that no longer has the model (its list was stale) for one that has it', async (t) => {

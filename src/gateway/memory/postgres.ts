@@ -210,6 +210,7 @@ interface AuditRow extends QueryResultRow {
   prompt_tokens: number | null;
   completion_tokens: number | null;
   duration_ms: number;
+  host: string | null;
 }
 
 const MESSAGE_COLUMNS =
@@ -228,12 +229,12 @@ const SAVE_EXCHANGE = `WITH conv AS (
   UNION ALL
   SELECT $1::text, conv.next_seq - 1, $12::text, $13::text, $14::text, $15::jsonb, NULL::text, $16::text, $17::text, $18::timestamptz, $19::boolean, $20::jsonb, $21::integer, $22::text FROM conv
 )
-INSERT INTO audit (ts, channel, conversation_id, sender, provider, model, outcome, error_code, error_message, prompt_tokens, completion_tokens, duration_ms)
-SELECT $24::timestamptz, $25::text, $26::text, $27::text, $28::text, $29::text, $30::text, $31::text, $32::text, $33::integer, $34::integer, $35::integer
+INSERT INTO audit (ts, channel, conversation_id, sender, provider, model, outcome, error_code, error_message, prompt_tokens, completion_tokens, duration_ms, host)
+SELECT $24::timestamptz, $25::text, $26::text, $27::text, $28::text, $29::text, $30::text, $31::text, $32::text, $33::integer, $34::integer, $35::integer, $36::text
 WHERE $23::boolean`;
 
-const INSERT_AUDIT = `INSERT INTO audit (ts, channel, conversation_id, sender, provider, model, outcome, error_code, error_message, prompt_tokens, completion_tokens, duration_ms)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`;
+const INSERT_AUDIT = `INSERT INTO audit (ts, channel, conversation_id, sender, provider, model, outcome, error_code, error_message, prompt_tokens, completion_tokens, duration_ms, host)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`;
 
 /**
  * PostgreSQL's TEXT and JSONB cannot hold U+0000, which SQLite stores as is; a model that emits
@@ -321,6 +322,7 @@ function toAudit(row: AuditRow): AuditRecord {
   if (row.error_message !== null) record.errorMessage = row.error_message;
   if (row.prompt_tokens !== null) record.promptTokens = row.prompt_tokens;
   if (row.completion_tokens !== null) record.completionTokens = row.completion_tokens;
+  if (row.host !== null) record.host = row.host;
   return record;
 }
 
@@ -339,6 +341,7 @@ function auditValues(r: AuditRecordInput): unknown[] {
     nonNegativeInt(r.promptTokens),
     nonNegativeInt(r.completionTokens),
     nonNegativeInt(r.durationMs) ?? 0,
+    text(r.host),
   ];
 }
 
@@ -554,7 +557,7 @@ export class PostgresMemory implements MemoryStore {
         x.assistantTokens === undefined ? null : nonNegativeInt(x.assistantTokens.tokens),
         x.assistantTokens?.source ?? null,
         a !== undefined,
-        ...(a === undefined ? new Array<null>(12).fill(null) : auditValues(a)),
+        ...(a === undefined ? new Array<null>(13).fill(null) : auditValues(a)),
       ],
       'save-exchange',
     );

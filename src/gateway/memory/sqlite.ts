@@ -99,6 +99,8 @@ interface AuditRow {
   prompt_tokens: number | null;
   completion_tokens: number | null;
   duration_ms: number;
+  /** Absent in rows stored before schema version 3. */
+  host: string | null;
 }
 
 interface ConversationRow {
@@ -326,6 +328,8 @@ function toAudit(row: AuditRow): AuditRecord {
   if (promptTokens !== undefined) record.promptTokens = promptTokens;
   const completionTokens = optional(row.completion_tokens);
   if (completionTokens !== undefined) record.completionTokens = completionTokens;
+  const host = optional(row.host);
+  if (host !== undefined) record.host = host;
   return record;
 }
 
@@ -372,8 +376,8 @@ export class SqliteMemory {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       insertAudit: db.prepare(
-        `INSERT INTO audit (ts, channel, conversation_id, sender, provider, model, outcome, error_code, error_message, prompt_tokens, completion_tokens, duration_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO audit (ts, channel, conversation_id, sender, provider, model, outcome, error_code, error_message, prompt_tokens, completion_tokens, duration_ms, host)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       auditAll: db.prepare('SELECT * FROM (SELECT * FROM audit ORDER BY id DESC LIMIT ?) ORDER BY id ASC'),
       auditOf: db.prepare(
@@ -694,6 +698,7 @@ export class SqliteMemory {
       nonNegativeInt(r.promptTokens),
       nonNegativeInt(r.completionTokens),
       nonNegativeInt(r.durationMs) ?? 0,
+      r.host ?? null,
     );
   }
 

@@ -67,6 +67,8 @@ export interface AuditRecordInput {
   promptTokens?: number;
   completionTokens?: number;
   durationMs: number;
+  /** The server this attempt went to, when the provider routes among several (an Ollama fleet). */
+  host?: string;
 }
 
 /** A stored audit record. */

@@ -4,6 +4,7 @@
  */
 import { initial } from './001-initial.js';
 import { tokenCounts } from './002-token-counts.js';
+import { auditHost } from './003-audit-host.js';
 
 /** One schema step; `sql` runs inside the same transaction that records `version`. */
 export interface Migration {
@@ -15,7 +16,7 @@ export interface Migration {
 }
 
 /** Every migration, in the order they are applied. */
-export const MIGRATIONS: readonly Migration[] = [initial, tokenCounts];
+export const MIGRATIONS: readonly Migration[] = [initial, tokenCounts, auditHost];
 
 /** The schema version a fully migrated database has. */
 export const LATEST_SCHEMA_VERSION: number = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -70,8 +70,17 @@ CREATE TABLE token_calibration (
 `,
 };
 
+/** The host of an audit row (one per server an Ollama fleet tried); older rows have none. */
+const auditHost: Migration = {
+  version: 2,
+  name: 'audit-host',
+  sql: `
+ALTER TABLE audit ADD COLUMN host TEXT;
+`,
+};
+
 /** Every PostgreSQL migration, in the order they are applied. */
-export const POSTGRES_MIGRATIONS: readonly Migration[] = [initial];
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [initial, auditHost];
 
 /** The schema version a fully migrated PostgreSQL database has. */
 export const POSTGRES_SCHEMA_VERSION: number = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]?.version ?? 0;

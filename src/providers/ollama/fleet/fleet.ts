@@ -92,6 +92,18 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * The error the fleet gives up with, carrying every host it tried so the caller can audit each
+ * one; `host` is the host this failure came from, if it came from one. Only a ProviderError can
+ * carry them; anything else passes through as it is.
+ */
+function withHosts(error: unknown, attempts: readonly FleetAttempt[], host: string | undefined): unknown {
+  if (!isProviderError(error) || attempts.length === 0) return error;
+  error.hostAttempts = [...attempts];
+  if (host !== undefined) error.host = host;
+  return error;
+}
+
 /** Several Ollama hosts as one provider: see the module comment and `docs/fleet.md`. */
 export class OllamaFleet implements ModelProvider {
   /** `ollama`: the fleet stands in for the Ollama provider. */
@@ -219,7 +231,9 @@ export class OllamaFleet implements ModelProvider {
     const exclude = new Set<string>();
     let last: unknown;
     for (let n = 1; n <= this.options.maxAttempts; n++) {
-      const lease = await this.leaseFor(model, options, exclude, n, last);
+      const lease = await this.leaseFor(model, options, exclude, n, last).catch((e: unknown) => {
+        throw withHosts(e, attempts, e === last ? attempts[attempts.length - 1]?.host : undefined);
+      });
       let error: unknown;
       try {
         const res = await lease.provider.chat({ ...request, model }, options);
@@ -230,14 +244,14 @@ export class OllamaFleet implements ModelProvider {
       } catch (e) {
         error = e;
         attempts.push(this.failedAttempt(lease, e));
-        if (!canFailOver(e, options?.signal) || n === this.options.maxAttempts) throw e;
+        if (!canFailOver(e, options?.signal) || n === this.options.maxAttempts) throw withHosts(e, attempts, lease.host);
         this.failedOver(model, lease, e, n, exclude);
         last = e;
       } finally {
         lease.release(error === undefined ? undefined : { error });
       }
     }
-    throw last;
+    throw withHosts(last, attempts, attempts[attempts.length - 1]?.host);
   }
 
   /**
@@ -535,7 +549,9 @@ export class OllamaFleet implements ModelProvider {
     const exclude = new Set<string>();
     let last: unknown;
     for (let n = 1; n <= this.options.maxAttempts; n++) {
-      const lease = await this.leaseFor(model, options, exclude, n, last);
+      const lease = await this.leaseFor(model, options, exclude, n, last).catch((e: unknown) => {
+        throw withHosts(e, attempts, e === last ? attempts[attempts.length - 1]?.host : undefined);
+      });
       let text = '';
       let received = false;
       let error: unknown;
@@ -556,8 +572,8 @@ export class OllamaFleet implements ModelProvider {
       } catch (e) {
         error = e;
         attempts.push(this.failedAttempt(lease, e));
-        if (received) throw this.lost(model, lease.host, e, text, options?.signal);
-        if (!canFailOver(e, options?.signal) || n === this.options.maxAttempts) throw e;
+        if (received) throw withHosts(this.lost(model, lease.host, e, text, options?.signal), attempts, lease.host);
+        if (!canFailOver(e, options?.signal) || n === this.options.maxAttempts) throw withHosts(e, attempts, lease.host);
         this.failedOver(model, lease, e, n, exclude);
         last = e;
       } finally {
@@ -566,7 +582,7 @@ export class OllamaFleet implements ModelProvider {
         else lease.release({ error: new ProviderError({ provider: PROVIDER, code: 'aborted', message: 'The caller stopped reading the answer.' }) });
       }
     }
-    throw last;
+    throw withHosts(last, attempts, attempts[attempts.length - 1]?.host);
   }
 
   /** A failure after the first chunk: `connection_lost` with the text so far (a cancel stays `aborted`). */
