@@ -187,6 +187,7 @@ describe('omega serve, status and memory on PostgreSQL (processes)', { skip }, (
     assert.ok(!`${r.stdout}${r.stderr}`.includes('down-secret-4417'));
     const status = await runCli(['status', '--config', config], { home: home.path });
     assert.match(status.stdout, /memory\s+postgres .* unreachable: /);
+    assert.equal(status.code, 1, 'a memory database that does not answer fails the check');
     assert.ok(!`${status.stdout}${status.stderr}`.includes('down-secret-4417'));
   });
 
@@ -199,7 +200,10 @@ describe('omega serve, status and memory on PostgreSQL (processes)', { skip }, (
     assert.match(r.stderr, /refused the login .*check the user and password in \[memory\] url or PGPASSWORD/);
     assert.ok(!`${r.stdout}${r.stderr}`.includes('wrong-secret-9925'));
     const status = await runCli(['status', '--json', '--config', config], { home: home.path });
-    assert.equal((JSON.parse(status.stdout) as { memory: { healthy: boolean } }).memory.healthy, false);
+    const report = JSON.parse(status.stdout) as { ok: boolean; memory: { healthy: boolean } };
+    assert.equal(report.memory.healthy, false);
+    assert.equal(report.ok, false);
+    assert.equal(status.code, 1);
     assert.ok(!`${status.stdout}${status.stderr}`.includes('wrong-secret-9925'));
   });
 

@@ -270,7 +270,7 @@ export function statusCommand(ctx: CliContext): Command {
     .alias('doctor')
     .description('check the config, providers and models, and say what to fix')
     .option('--json', 'print the report as JSON')
-    .addHelpText('after', '\nExit status is 0 when the default provider can answer, 1 otherwise.')
+    .addHelpText('after', '\nExit status is 0 when the default provider can answer and the memory backend answers, 1 otherwise.')
     .action(async (options: { json?: boolean }) => {
       const config = ctx.config;
       const gateway = await ctx.openGateway({ memory: false });
@@ -287,7 +287,8 @@ export function statusCommand(ctx: CliContext): Command {
         );
         const defaultEntry = providers.find((p) => p.default);
         const report: StatusReport = {
-          ok: defaultEntry !== undefined && defaultEntry.available && defaultEntry.problems.length === 0,
+          // A memory database that does not answer fails every ask and serve, so it fails the check too.
+          ok: defaultEntry !== undefined && defaultEntry.available && defaultEntry.problems.length === 0 && memory.healthy !== false,
           configFile: ctx.configFile ?? null,
           memory,
           defaultProvider: config.provider.default,
