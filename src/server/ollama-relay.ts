@@ -37,6 +37,37 @@ function withDefaults(ctx: ServerContext, body: Record<string, unknown>): Record
   return out;
 }
 
+/**
+ * The last bytes of a stream, kept as references to the pieces that carried them and joined
+ * once at the end: copying the kept end into a new buffer for every piece cost a copy of up to
+ * `TAIL_BYTES` per piece, and the garbage collections those buffers caused, on every relayed stream.
+ */
+export class Tail {
+  private readonly parts: Buffer[] = [];
+  private length = 0;
+
+  constructor(private readonly keep: number) {}
+
+  /** Adds the next piece; pieces no longer needed for the last `keep` bytes are let go. */
+  push(buf: Buffer): void {
+    if (buf.length === 0) return;
+    this.parts.push(buf);
+    this.length += buf.length;
+    let drop = 0;
+    while (drop < this.parts.length - 1 && this.length - (this.parts[drop] as Buffer).length >= this.keep) {
+      this.length -= (this.parts[drop] as Buffer).length;
+      drop++;
+    }
+    if (drop > 0) this.parts.splice(0, drop);
+  }
+
+  /** At least the last `keep` bytes seen (all of them when fewer arrived), as one buffer. */
+  bytes(): Buffer {
+    if (this.parts.length === 1) return this.parts[0] as Buffer;
+    return Buffer.concat(this.parts, this.length);
+  }
+}
+
 /** What the last line of a relayed answer says. */
 interface LastLine {
   error?: string;
@@ -189,12 +220,12 @@ export async function relayGeneration(ctx: ServerContext, ex: Exchange, path: '/
   const length = res.headers['content-length'];
   if (typeof length === 'string') headers['content-length'] = length;
   ex.res.writeHead(200, headers);
-  let tail: Buffer = Buffer.alloc(0);
+  const tail = new Tail(TAIL_BYTES);
   let failure: unknown;
   try {
     for await (const part of res.body) {
       const buf = part as Buffer;
-      tail = buf.length >= TAIL_BYTES ? buf : Buffer.concat([tail.length > TAIL_BYTES ? tail.subarray(tail.length - TAIL_BYTES) : tail, buf]);
+      tail.push(buf);
       if (!ex.res.write(buf)) await new Promise((resolve) => ex.res.once('drain', resolve).once('close', resolve));
       if (ex.res.destroyed) break;
     }
@@ -218,7 +249,7 @@ export async function relayGeneration(ctx: ServerContext, ex: Exchange, path: '/
     return true;
   }
   ex.res.end();
-  const end = lastLine(tail);
+  const end = lastLine(tail.bytes());
   if (end.error !== undefined) {
     // Ollama answered, then reported an error in the stream: the host is alive.
     release();
