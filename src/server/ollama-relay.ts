@@ -13,6 +13,7 @@
  */
 import type { Dispatcher } from 'undici';
 import { ProviderError } from '../core/errors.js';
+import { conversationKey } from '../providers/ollama/fleet/conversation-key.js';
 import type { Exchange } from './exchange.js';
 import { markFirstByte } from './exchange.js';
 import { HOST_HEADER } from './fleet-relay.js';
@@ -115,7 +116,7 @@ interface Target {
  * The next place to try: the one Ollama once; with a fleet, a slot on the best host not yet
  * tried, waiting in the model's queue when every slot is busy. Undefined when nothing is left.
  */
-async function nextTarget(ctx: ServerContext, ex: Exchange, model: string, tried: Set<string>): Promise<Target | undefined> {
+async function nextTarget(ctx: ServerContext, ex: Exchange, model: string, tried: Set<string>, stickyKey: string | undefined): Promise<Target | undefined> {
   const fleet = ctx.fleet;
   if (fleet === undefined) {
     if (ctx.upstream === undefined || tried.size > 0) return undefined;
@@ -125,7 +126,7 @@ async function nextTarget(ctx: ServerContext, ex: Exchange, model: string, tried
   if (tried.size >= fleet.maxAttempts) return undefined;
   let lease;
   try {
-    lease = await fleet.fleet.acquire(model, { exclude: tried, signal: ex.signal });
+    lease = await fleet.fleet.acquire(model, { exclude: tried, signal: ex.signal, ...(stickyKey === undefined ? {} : { stickyKey }) });
   } catch (error) {
     // Every host down (or the rest already tried): the gateway path may fall back to another provider.
     if (error instanceof ProviderError && !ex.signal.aborted && (error.code === 'unavailable' || (tried.size > 0 && error.code === 'model_not_found'))) return undefined;
@@ -151,11 +152,13 @@ export async function relayGeneration(ctx: ServerContext, ex: Exchange, path: '/
     ctx.gateway.auditRelay(routed, { provider: 'ollama', model, started, outcome, ...(auditHost === undefined ? {} : { host: auditHost }), ...extra });
   const payload = JSON.stringify(withDefaults(ctx, body));
   const tried = new Set<string>();
+  // A named conversation keeps its host; otherwise `/api/chat`'s opening messages name it (`/api/generate` has none).
+  const stickyKey = routed.conversationId ?? (path === '/api/chat' && ctx.fleet !== undefined ? conversationKey(model, body.messages) : undefined);
   let target: Target | undefined;
   let res: Dispatcher.ResponseData | undefined;
   let last: ProviderError | undefined;
   while (res === undefined) {
-    target = await nextTarget(ctx, ex, model, tried);
+    target = await nextTarget(ctx, ex, model, tried, stickyKey);
     if (target === undefined) {
       // Nothing left to try. One Ollama: the gateway path retries it and falls back. A fleet whose
       // tried hosts all failed: only another provider can help, so without one the failure stands.

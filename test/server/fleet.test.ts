@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DEFAULT_FLEET_OPTIONS } from '../../src/providers/ollama/fleet/index.js';
+import { DEFAULT_FLEET_OPTIONS, OllamaFleet } from '../../src/providers/ollama/fleet/index.js';
 import { SqliteMemory } from '../../src/gateway/memory/sqlite.js';
 import type { AuditRecord } from '../../src/gateway/memory/store.js';
 import type { OmegaConfig } from '../../src/config/types.js';
@@ -260,6 +260,41 @@ describe('omega serve with an Ollama fleet', () => {
     assert.equal(a.maxInFlight('/api/chat'), 1, 'the host with one slot never ran two at once');
     const metrics = await (await fetch(`${s.url}/metrics`)).text();
     assert.match(metrics, /omega_fleet_queued_requests_total\{model="m:latest"\} 2/);
+  });
+
+  test('without x-omega-conversation, the /api/chat turns of one conversation land on one host; another conversation may go elsewhere', async (t) => {
+    const a = await fakeHost(1, { models: ['m:latest'], loaded: ['m:latest'] });
+    const b = await fakeHost(2, { models: ['m:latest'], loaded: ['m:latest'] });
+    // Equal hosts and a spread-out tie-break: without a sticky key, requests alternate.
+    let n = 0;
+    const fleet = new OllamaFleet({
+      hosts: [a.url, b.url].map((url) => ({ url, weight: 1, labels: [] })),
+      fleet: { refreshIntervalMs: 0, probeIntervalMs: 0 },
+      provider: { model: 'm', timeouts: { connectMs: 1000, loadMs: 3000, idleMs: 3000 } },
+      random: () => (n++ * 0.618) % 1,
+    });
+    t.after(async () => {
+      await fleet.close();
+      await Promise.all([a.close(), b.close()]);
+    });
+    const s = await startServer({ config: fleetConfig([a.url, b.url]), providers: { ollama: fleet } });
+    // The whole conversation every turn and no id, as the ollama CLI and Open WebUI send it.
+    const messages: { role: string; content: string }[] = [{ role: 'system', content: 'Be brief.' }];
+    const turns: (string | null)[] = [];
+    const others = new Set<string | null>();
+    for (let turn = 1; turn <= 4; turn++) {
+      messages.push({ role: 'user', content: `question ${turn}` });
+      const res = await post(`${s.url}/api/chat`, { model: 'm', messages, stream: turn % 2 === 0 });
+      assert.equal(res.status, 200);
+      turns.push(res.headers.get('x-omega-host'));
+      messages.push({ role: 'assistant', content: (lines(await res.text())[0]?.message as { content: string }).content });
+      const other = await post(`${s.url}/api/chat`, { model: 'm', messages: [{ role: 'user', content: `another ${turn}` }] });
+      others.add(other.headers.get('x-omega-host'));
+      await other.text();
+    }
+    assert.equal(new Set(turns).size, 1, `one host for every turn: ${turns.join(', ')}`);
+    assert.ok(turns[0] === a.url || turns[0] === b.url);
+    assert.equal(others.size, 2, 'other conversations still spread over the equal hosts');
   });
 
   test('pull goes to every host as one progress stream (layer bytes summed), or to the host the client names', async (t) => {

@@ -25,6 +25,7 @@ import type { OllamaProvider } from '../provider.js';
 import type { OllamaProviderOptions } from '../types.js';
 import { DEFAULT_OLLAMA_MODEL } from '../types.js';
 import { FleetHost } from './discovery.js';
+import { conversationKey } from './conversation-key.js';
 import { countsAgainstHost } from './health.js';
 import { FleetQueue } from './queue.js';
 import type { QueueRefusal } from './queue.js';
@@ -227,6 +228,7 @@ export class OllamaFleet implements ModelProvider {
   /** A chat answer in one piece from the best host; fails over before any answer arrived. */
   async chat(request: ChatRequest, options?: CallOptions): Promise<ChatResponse> {
     const model = request.model ?? this.model;
+    options = this.withStickyKey(model, request, options);
     const attempts: FleetAttempt[] = [];
     const exclude = new Set<string>();
     let last: unknown;
@@ -516,6 +518,16 @@ export class OllamaFleet implements ModelProvider {
     this.holdMs.set(model, old === undefined ? ms : old * 0.8 + ms * 0.2);
   }
 
+  /**
+   * The caller's options with a sticky key derived from the conversation's opening when the
+   * caller named none, so clients that resend the whole conversation each turn stay on one host.
+   */
+  private withStickyKey(model: string, request: ChatRequest, options: CallOptions | undefined): CallOptions | undefined {
+    if (options?.stickyKey !== undefined) return options;
+    const stickyKey = conversationKey(model, request.messages);
+    return stickyKey === undefined ? options : { ...options, stickyKey };
+  }
+
   /** A lease for one attempt of the fleet's own calls; after a failed attempt, no other host left means the last failure stands. */
   private async leaseFor(model: string, options: CallOptions | undefined, exclude: Set<string>, attempt: number, last: unknown): Promise<Grant> {
     const ctx: AcquireOptions = { exclude };
@@ -545,6 +557,7 @@ export class OllamaFleet implements ModelProvider {
 
   private async *stream(request: ChatRequest, options: CallOptions | undefined): AsyncGenerator<ChatChunk, void, undefined> {
     const model = request.model ?? this.model;
+    options = this.withStickyKey(model, request, options);
     const attempts: FleetAttempt[] = [];
     const exclude = new Set<string>();
     let last: unknown;

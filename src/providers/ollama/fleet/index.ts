@@ -1,5 +1,6 @@
 /** Several Ollama hosts behind one provider: the fleet, its router and its shapes. */
 export { OllamaFleet } from './fleet.js';
+export { conversationKey } from './conversation-key.js';
 export type { OllamaFleetOptions } from './fleet.js';
 export { modelKey, route } from './router.js';
 export { CircuitBreaker, countsAgainstHost } from './health.js';

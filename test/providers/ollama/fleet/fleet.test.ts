@@ -6,7 +6,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProviderError } from '../../../../src/core/errors.js';
-import type { ChatChunk } from '../../../../src/core/types.js';
+import type { ChatChunk, ChatRequest } from '../../../../src/core/types.js';
 import { Gateway } from '../../../../src/gateway/gateway.js';
 import { SqliteMemory } from '../../../../src/gateway/memory/sqlite.js';
 import { OllamaFleet } from '../../../../src/providers/ollama/fleet/fleet.js';
@@ -96,7 +96,8 @@ test('prefers the host where the model is loaded; after a request the model coun
   const [cold, warm] = await hosts({ models: ['llama3'] }, { models: ['llama3'], loaded: ['llama3'] });
   const { fleet, events } = fleetOf([cold as FakeFleetHost, warm as FakeFleetHost], {}, { random: () => 0 });
   for (let i = 0; i < 3; i++) {
-    const res = await fleet.chat(ask);
+    // A new conversation each time, so no sticky host decides.
+    const res = await fleet.chat({ messages: [{ role: 'user', content: `hi ${i}` }] });
     assert.equal(res.host, warm?.url);
   }
   assert.equal(cold?.chats, 0);
@@ -113,10 +114,35 @@ test('a sticky key keeps a conversation on one host; without it the load spreads
   const pinned = new Set<string | undefined>();
   for (let i = 0; i < 6; i++) pinned.add((await fleet.chat(ask, { stickyKey: 'conv-1' })).host);
   assert.equal(pinned.size, 1, 'one host for the whole conversation');
-  // Without a key the weighted tie-break alternates between the two equal hosts.
+  // Without a key (and each request a new conversation) the weighted tie-break alternates between the two equal hosts.
   const spread = new Set<string | undefined>();
-  for (let i = 0; i < 6; i++) spread.add((await fleet.chat(ask)).host);
+  for (let i = 0; i < 6; i++) spread.add((await fleet.chat({ messages: [{ role: 'user', content: `new ${i}` }] })).host);
   assert.equal(spread.size, 2);
+});
+
+test('without a sticky key, the turns of one conversation stay on the host of its first turn; other conversations spread', async () => {
+  const [a, b] = await hosts({ models: ['llama3'], loaded: ['llama3'] }, { models: ['llama3'], loaded: ['llama3'] });
+  // A spread-out sequence: each request draws one number, sticky or not.
+  let n = 0;
+  const { fleet } = fleetOf([a as FakeFleetHost, b as FakeFleetHost], {}, { random: () => (n++ * 0.618) % 1 });
+  const history: ChatRequest['messages'] = [{ role: 'system', content: 'Be brief.' }];
+  const hostsOfTurns: (string | undefined)[] = [];
+  const others = new Set<string | undefined>();
+  for (let turn = 1; turn <= 4; turn++) {
+    history.push({ role: 'user', content: `question ${turn}` });
+    // The whole conversation each turn, as the ollama CLI and the SDKs send it; streamed and whole alike.
+    const host = turn % 2 === 0 ? (await collect(fleet.chatStream({ messages: [...history] }))).at(-1)?.host : (await fleet.chat({ messages: [...history] })).host;
+    hostsOfTurns.push(host);
+    history.push({ role: 'assistant', content: `answer ${turn}` });
+    // A different conversation in between may go to the other host.
+    others.add((await fleet.chat({ messages: [{ role: 'user', content: `elsewhere ${turn}` }] })).host);
+  }
+  assert.equal(new Set(hostsOfTurns).size, 1, `one host for every turn: ${hostsOfTurns.join(', ')}`);
+  assert.equal(others.size, 2, 'other conversations still spread over the equal hosts');
+  // An explicit sticky key still wins over the derived one.
+  const explicit = new Set<string | undefined>();
+  for (let i = 0; i < 4; i++) explicit.add((await fleet.chat({ messages: [...history] }, { stickyKey: `caller-${i}` })).host);
+  assert.equal(explicit.size, 2, 'explicit keys route as their own conversations');
 });
 
 test('a model missing everywhere triggers one discovery per host for a burst of requests, then none within the minimum interval', async () => {
@@ -156,7 +182,8 @@ test('the breaker opens after consecutive failures, skips the host, and a probe 
   const [flaky, steady] = await hosts({ models: ['llama3'], loaded: ['llama3'] }, { models: ['llama3'] });
   (flaky as FakeFleetHost).chatFault = 'reset';
   const { fleet, events } = fleetOf([flaky as FakeFleetHost, steady as FakeFleetHost], { breakerThreshold: 2, breakerCooldownMs: 150, probeIntervalMs: 40 }, { random: () => 0 });
-  for (let i = 0; i < 2; i++) assert.equal((await fleet.chat(ask)).host, steady?.url);
+  // Two conversations: one that failed over stays on its new host, so it would not try the flaky one again.
+  for (let i = 0; i < 2; i++) assert.equal((await fleet.chat({ messages: [{ role: 'user', content: `try ${i}` }] })).host, steady?.url);
   assert.equal(flaky?.chats, 2);
   assert.equal(fleet.snapshot().hosts[0]?.circuit, 'open');
   assert.ok(events.some((e) => e.type === 'breaker_open' && e.host === flaky?.url));
@@ -172,7 +199,8 @@ test('the breaker opens after consecutive failures, skips the host, and a probe 
     ['breaker_open', 'breaker_half_open', 'breaker_close'],
   );
   // Both hosts have the model loaded now; the tie-break (random 0) takes the first again.
-  assert.equal((await fleet.chat(ask)).host, flaky?.url, 'the host is back in rotation');
+  // A new conversation: the earlier ones stay on their host.
+  assert.equal((await fleet.chat({ messages: [{ role: 'user', content: 'new' }] })).host, flaky?.url, 'the host is back in rotation');
 });
 
 test('a 4xx (model not found on that host) fails over without opening the circuit', async () => {
