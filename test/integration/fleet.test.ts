@@ -94,7 +94,8 @@ describe('OllamaFleet with three real ollama serve processes', { skip }, () => {
     assert.ok(!(await loadedOn(servers[2] as OllamaServer)).includes(TINY));
     await fleet.refresh();
     assert.deepEqual(fleet.snapshot().hosts[0]?.loaded.map((l) => l.model), [TINY]);
-    const again = await fleet.chat(hi());
+    // Another conversation (another opening), so the loaded host, not the sticky one, decides.
+    const again = await fleet.chat({ ...hi(), messages: [{ role: 'user', content: 'hello again' }] });
     assert.equal(again.host, url(0));
     assert.ok(events.some((e) => e.type === 'route' && e.host === url(0) && e.reason === 'loaded'));
   });
@@ -113,7 +114,7 @@ describe('OllamaFleet with three real ollama serve processes', { skip }, () => {
     await until(() => fleet.snapshot().hosts[0]?.inFlight === 0, 'host 0 to be free');
     // Host 0 is free and first among loaded hosts, but the conversation stays where it began.
     for (let i = 0; i < 3; i++) assert.equal((await fleet.chat(hi(), { stickyKey: 'conversation-1' })).host, pinned.host);
-    assert.equal((await fleet.chat(hi())).host, url(0), 'without the key the first loaded host');
+    assert.equal((await fleet.chat({ ...hi(), messages: [{ role: 'user', content: 'a new conversation' }] })).host, url(0), 'another conversation: the first loaded host');
   });
 
   test('a host killed before the first byte: the request fails over to the next host', STEP, async () => {
