@@ -7,7 +7,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Agent } from 'undici';
+import { MESSAGES } from './clients.js';
 import { streamChat } from './gw-client.js';
+import type { ChatMessages } from './gw-client.js';
 import type { GatewayCall, GatewayTarget } from './gw-client.js';
 
 /** What a streamed load did. */
@@ -62,7 +64,7 @@ async function streamLoad(req: Extract<FleetRequest, { type: 'streamLoad' }>): P
         started++;
         const target = req.targets.length === 1 ? (req.targets[0] as GatewayTarget) : (req.targets[Math.floor(Math.random() * req.targets.length)] as GatewayTarget);
         try {
-          const r = await streamChat(agent, target, req.model);
+          const r = await streamChat(agent, target, req.model, undefined, newConversation());
           if (r.chunks !== req.wantChunks) throw new Error(`received ${r.chunks} of ${req.wantChunks} chunks`);
           out.ok++;
           out.chunks += r.chunks;
@@ -81,6 +83,17 @@ async function streamLoad(req: Extract<FleetRequest, { type: 'streamLoad' }>): P
   return out;
 }
 
+let conversations = 0;
+/**
+ * A new conversation's opening for every chat: the fleet keeps one opening on one host (its
+ * KV cache stays warm), so chats that all opened alike would be one conversation to it, not the
+ * independent requests this benchmark means to spread.
+ */
+function newConversation(): ChatMessages {
+  conversations++;
+  return MESSAGES.map((m) => ({ ...m, content: `${m.content} (conversation ${conversations})` }));
+}
+
 const reply = (msg: FleetReply): void => {
   process.send?.(msg);
 };
@@ -93,7 +106,7 @@ process.on('message', (req: FleetRequest) => {
         process.disconnect?.();
         return;
       }
-      if (req.type === 'stream') reply({ id: req.id, type: 'call', result: await streamChat(agent, req.target, req.model) });
+      if (req.type === 'stream') reply({ id: req.id, type: 'call', result: await streamChat(agent, req.target, req.model, undefined, newConversation()) });
       else reply({ id: req.id, type: 'streamLoad', result: await streamLoad(req) });
     } catch (err) {
       reply({ id: req.id, type: 'error', message: err instanceof Error ? err.message : String(err) });

@@ -49,15 +49,18 @@ function describeError(e: unknown): string {
   return typeof msg === 'string' ? msg : JSON.stringify(e);
 }
 
-function body(model: string, stream: boolean): string {
-  return JSON.stringify({ model, messages: MESSAGES, stream });
+/** The messages of one chat: the benchmark's, unless a caller sends its own. */
+export type ChatMessages = readonly { role: 'system' | 'user' | 'assistant'; content: string }[];
+
+function body(model: string, stream: boolean, messages: ChatMessages): string {
+  return JSON.stringify({ model, messages, stream });
 }
 
-async function post(agent: Agent, target: GatewayTarget, model: string, stream: boolean) {
+async function post(agent: Agent, target: GatewayTarget, model: string, stream: boolean, messages: ChatMessages = MESSAGES) {
   const res = await request(target.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...target.headers },
-    body: body(model, stream),
+    body: body(model, stream, messages),
     dispatcher: agent,
   });
   if (res.statusCode !== 200) {
@@ -68,9 +71,15 @@ async function post(agent: Agent, target: GatewayTarget, model: string, stream: 
 }
 
 /** A streamed chat consumed to the end; `onFirst` runs when the first content delta arrives. */
-export async function streamChat(agent: Agent, target: GatewayTarget, model: string, onFirst?: () => void): Promise<GatewayCall> {
+export async function streamChat(
+  agent: Agent,
+  target: GatewayTarget,
+  model: string,
+  onFirst?: () => void,
+  messages: ChatMessages = MESSAGES,
+): Promise<GatewayCall> {
   const t0 = performance.now();
-  const res = await post(agent, target, model, true);
+  const res = await post(agent, target, model, true, messages);
   const headersMs = performance.now() - t0;
   let chunks = 0;
   let chars = 0;
