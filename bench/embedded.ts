@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import type * as Harness from '../test/support/ollama-harness.js';
 import type { ChildRequest, ChildRun } from './embedded-child.js';
 import { fmt, median, rotate, summarize } from './stats.js';
-import type { Summary } from './stats.js';
+import type { ReportBlock, Summary } from './stats.js';
 
 /** The section's knobs. */
 export interface EmbeddedBenchConfig {
@@ -278,17 +278,8 @@ export async function runEmbedded(cfg: EmbeddedBenchConfig, progress: (msg: stri
   }
 }
 
-/** A markdown/text block of the report, in the shape bench/run.ts renders. */
-export interface EmbeddedBlock {
-  title: string;
-  head: string[];
-  rows: string[][];
-  align: ('l' | 'r')[];
-  note?: string;
-}
-
 /** The section as report blocks. */
-export function embeddedBlocks(x: EmbeddedResult): EmbeddedBlock[] {
+export function embeddedBlocks(x: EmbeddedResult): ReportBlock[] {
   const mib = (b: number): string => fmt(b / 2 ** 20, 0);
   const row = (name: 'ollama' | 'embedded'): string[] => {
     const f = x[name];

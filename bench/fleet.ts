@@ -16,7 +16,6 @@
  * Every gateway runs in its own process group (bench/peers.ts); the client in its own process
  * (bench/fleet-worker.ts). See docs/benchmarks.md, "Fleet".
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -26,12 +25,12 @@ import { measureRouteCost } from './fleet-route.js';
 import type { RouteCost } from './fleet-route.js';
 import type { FleetReply, FleetRequest, StreamLoadResult } from './fleet-worker.js';
 import type { GatewayCall, GatewayTarget } from './gw-client.js';
-import { LITELLM_VERSION, freePort, startLitellm, startProcess, tempDir, treeCpuMs } from './peers.js';
+import { LITELLM_VERSION, startLitellm, startOmegaServe, tempDir, treeCpuMs } from './peers.js';
 import type { RunningGateway } from './peers.js';
 import { spawnBenchServer } from './spawn.js';
 import type { BenchServer } from './spawn.js';
-import { fmt, median, rotate, summarize } from './stats.js';
-import type { Summary } from './stats.js';
+import { fmt, median, pushTo, range, rotate, summarize } from './stats.js';
+import type { ReportBlock, Summary } from './stats.js';
 import { expectedText } from './synthetic.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -151,43 +150,11 @@ async function startOmegaHosts(
   logDir: string,
   main: string,
 ): Promise<{ gateway: RunningGateway; ollama: GatewayTarget; openai: GatewayTarget } | { unavailable: string }> {
-  if (!existsSync(main)) return { unavailable: `${main} is missing (run \`npm run build\`)` };
-  const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-  const port = await freePort();
-  const config = join(logDir, `${name}.toml`);
-  writeFileSync(
-    config,
-    [
-      '# Written by the fleet benchmark: the Ollama hosts are synthetic servers; data in a temporary directory.',
-      '[omega]',
-      `data_dir = ${JSON.stringify(join(logDir, `${name}-data`))}`,
-      'log_level = "warn"',
-      '',
-      '[provider]',
-      'default = "ollama"',
-      '',
-      ...omegaOllamaToml(hosts),
-    ].join('\n'),
-  );
-  try {
-    const gateway = await startProcess({
-      name,
-      cmd: process.execPath,
-      args: [main, 'serve', '--listen', `127.0.0.1:${port}`, '--config', config],
-      port,
-      readyPath: '/',
-      version,
-      timeoutMs: 30_000,
-      logDir,
-    });
-    return {
-      gateway,
-      ollama: { url: `${gateway.baseUrl}/api/chat`, protocol: 'ollama', headers: {} },
-      openai: { url: `${gateway.baseUrl}/v1/chat/completions`, protocol: 'openai', headers: {} },
-    };
-  } catch (err) {
-    return { unavailable: message(err) };
-  }
+  const started = await startOmegaServe(name, omegaOllamaToml(hosts), logDir, main);
+  if ('unavailable' in started) return started;
+  const { ollama, openai } = started.targets;
+  if (ollama === undefined || openai === undefined) return { unavailable: 'omega serve gave no chat endpoints' };
+  return { gateway: started.gateway, ollama, openai };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -341,8 +308,8 @@ async function fastPhase(
       const r = await one(l);
       if (r === undefined) continue;
       const c1 = l.gateway ? treeCpuMs(l.gateway.pid) : Number.NaN;
-      push(samples, l.key, r.chunks / (r.totalMs / 1000));
-      if (l.gateway) push(cpu, l.key, ((c1 - c0) / r.chunks) * 1000);
+      pushTo(samples, l.key, r.chunks / (r.totalMs / 1000));
+      if (l.gateway) pushTo(cpu, l.key, ((c1 - c0) / r.chunks) * 1000);
     }
   }
   const baseStream = median(samples.get('direct') ?? []);
@@ -402,7 +369,7 @@ async function fastPhase(
           300_000,
         );
         if (r.result.failed > 0) throw new Error(`${r.result.failed} streams failed (${r.result.firstError ?? ''})`);
-        push(agg, l.key, r.result.chunks / (r.result.ms / 1000));
+        pushTo(agg, l.key, r.result.chunks / (r.result.ms / 1000));
         const after = await servedCounts(hosts);
         const d = after.map((x, i) => x - (before[i] as number));
         const acc = spread.get(l.key) ?? [0, 0, 0];
@@ -521,10 +488,10 @@ async function pacedPhase(
             t.error = res.firstError ?? 'every stream failed';
             continue;
           }
-          push(rates, l.key, res.ok / (res.ms / 1000));
+          pushTo(rates, l.key, res.ok / (res.ms / 1000));
           lat.set(l.key, [...(lat.get(l.key) ?? []), ...res.latencies]);
           first.set(l.key, [...(first.get(l.key) ?? []), ...res.firsts]);
-          if (l.gateway) push(cpu, l.key, (c1 - c0) / res.ok);
+          if (l.gateway) pushTo(cpu, l.key, (c1 - c0) / res.ok);
           const after = await servedCounts(hosts);
           const acc = perHost.get(l.key) ?? hosts.map(() => 0);
           perHost.set(l.key, acc.map((x, i) => x + (after[i] as number) - (before[i] as number)));
@@ -564,32 +531,13 @@ async function pacedPhase(
   }
 }
 
-function push(map: Map<string, number[]>, key: string, x: number): void {
-  const list = map.get(key);
-  if (list) list.push(x);
-  else map.set(key, [x]);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Output
 
-/** A table of the report (the shape bench/run.ts renders). */
-export interface FleetBlock {
-  title: string;
-  head: string[];
-  rows: string[][];
-  align: ('l' | 'r')[];
-  note?: string;
-}
-
-function range(s: Summary, digits = 0): string {
-  return s.n === 0 ? '' : `${fmt(s.min, digits)} – ${fmt(s.max, digits)}`;
-}
-
 /** The tables of the fleet section. */
-export function fleetBlocks(s: FleetSection): FleetBlock[] {
+export function fleetBlocks(s: FleetSection): ReportBlock[] {
   const c = s.config;
-  const out: FleetBlock[] = [];
+  const out: ReportBlock[] = [];
   const r = s.route;
   out.push({
     title: `Fleet routing decision: the pure route() over synthetic host state (µs per decision, median of ${c.route.runs} runs of ${fmt(c.route.iterations)} decisions)`,

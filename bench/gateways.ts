@@ -15,8 +15,8 @@ import type { GwReply, GwRequest } from './gw-worker.js';
 import { startLitellm, startOmega, startPortkey, tempDir, treeCpuMs, treeRss } from './peers.js';
 import type { RunningGateway, StartedGateway, Unavailable } from './peers.js';
 import type { BenchServer } from './spawn.js';
-import { fmt, median, mib, rotate, summarize } from './stats.js';
-import type { Summary } from './stats.js';
+import { fmt, median, mib, pushTo, range, rotate, summarize } from './stats.js';
+import type { ReportBlock, Summary } from './stats.js';
 import { expectedText } from './synthetic.js';
 
 /** How much of each figure to take. */
@@ -248,8 +248,8 @@ async function streamPhase(
       if (r === undefined) continue;
       const c1 = l.gateway ? treeCpuMs(l.gateway.pid) : Number.NaN;
       spent.set(l.name, (spent.get(l.name) ?? 0) + r.totalMs);
-      push(samples, l.name, r.chunks / (r.totalMs / 1000));
-      if (l.gateway) push(cpu, l.name, ((c1 - c0) / r.chunks) * 1000);
+      pushTo(samples, l.name, r.chunks / (r.totalMs / 1000));
+      if (l.gateway) pushTo(cpu, l.name, ((c1 - c0) / r.chunks) * 1000);
     }
   }
   for (const l of live) {
@@ -296,8 +296,8 @@ async function ttfbPhase(
         if (i < warmup) continue;
         const g = res.get(l.name) as GatewayCall;
         const b = res.get(base.name) as GatewayCall;
-        push(own, l.name, g.firstMs);
-        push(own, base.name, b.firstMs);
+        pushTo(own, l.name, g.firstMs);
+        pushTo(own, base.name, b.firstMs);
         added.push(g.firstMs - b.firstMs);
         addedHeaders.push(g.headersMs - b.headersMs);
       }
@@ -377,8 +377,8 @@ async function singlePhase(
       const x = await one(l, durationMs);
       if (x === undefined) continue;
       const done = x.r.ok + x.r.bad;
-      push(samples, l.name, done / (x.r.ms / 1000));
-      if (l.gateway && done > 0) push(cpu, l.name, x.cpuMs / done);
+      pushTo(samples, l.name, done / (x.r.ms / 1000));
+      if (l.gateway && done > 0) pushTo(cpu, l.name, x.cpuMs / done);
     }
   }
   for (const l of live) {
@@ -435,34 +435,15 @@ async function memoryPhase(
   }
 }
 
-function push(map: Map<RowName, number[]>, name: RowName, x: number): void {
-  const list = map.get(name);
-  if (list) list.push(x);
-  else map.set(name, [x]);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Output
-
-/** A table of the report (the shape bench/run.ts renders). */
-export interface GatewayBlock {
-  title: string;
-  head: string[];
-  rows: string[][];
-  align: ('l' | 'r')[];
-  note?: string;
-}
-
-function range(s: Summary, digits = 0): string {
-  return s.n === 0 ? '' : `${fmt(s.min, digits)} – ${fmt(s.max, digits)}`;
-}
 
 function nameOf(row: GatewayRow): string {
   return row.version ? `${row.label} ${row.version}` : row.label;
 }
 
 /** The tables of the gateway section. */
-export function gatewayBlocks(g: GatewaySection): GatewayBlock[] {
+export function gatewayBlocks(g: GatewaySection): ReportBlock[] {
   const c = g.config;
   const main: string[][] = [];
   const detail: string[][] = [];

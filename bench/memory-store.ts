@@ -25,7 +25,7 @@ import { defaultConfig } from '../src/config/load.js';
 import { createDatabase, startPostgres } from '../test/support/postgres-harness.js';
 import type { PostgresServer } from '../test/support/postgres-harness.js';
 import { fmt, summarize } from './stats.js';
-import type { Summary } from './stats.js';
+import type { ReportBlock, Summary } from './stats.js';
 
 /** How much work each measurement does. */
 export interface MemoryStoreConfig {
@@ -194,7 +194,7 @@ export async function runMemoryStore(cfg: MemoryStoreConfig, errors: string[], p
 }
 
 /** The section as a table block for the bench report. */
-export function memoryStoreBlock(s: MemoryStoreSection): { title: string; head: string[]; rows: string[][]; align: ('l' | 'r')[]; note: string } {
+export function memoryStoreBlock(s: MemoryStoreSection): ReportBlock {
   const range = (x: Summary, digits: number): string => `${fmt(x.min, digits)}–${fmt(x.max, digits)}`;
   return {
     title: `Memory store: SQLite vs PostgreSQL (${s.config.runs} runs each, median and min–max)`,

@@ -288,28 +288,35 @@ export async function startOmega(upstream: string, logDir: string, main = join(R
         : 'printed the top-level help, which lists no serve command';
     return { unavailable: `\`omega serve\` is not a command of this build (\`node ${main} serve --help\` ${why})` };
   }
+  return startOmegaServe('omega', ['[provider.ollama]', `base_url = ${JSON.stringify(upstream)}`, ''], logDir, main);
+}
+
+/**
+ * `omega serve` from the CLI entry `main`, with a config of its own in `logDir` whose Ollama part
+ * is `ollamaToml` (a `base_url`, or a fleet's hosts); `name` names the process and its files.
+ */
+export async function startOmegaServe(name: string, ollamaToml: string[], logDir: string, main: string): Promise<StartedGateway | Unavailable> {
+  if (!existsSync(main)) return { unavailable: `${main} is missing (run \`npm run build\`)` };
   const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   const port = await freePort();
-  const config = join(logDir, 'omega.toml');
+  const config = join(logDir, `${name}.toml`);
   writeFileSync(
     config,
     [
-      '# Written by the gateway benchmark: Ollama is the synthetic server; data in a temporary directory.',
+      '# Written by the benchmark: the Ollama servers are synthetic; data in a temporary directory.',
       '[omega]',
-      `data_dir = ${JSON.stringify(join(logDir, 'data'))}`,
+      `data_dir = ${JSON.stringify(join(logDir, `${name}-data`))}`,
       'log_level = "warn"',
       '',
       '[provider]',
       'default = "ollama"',
       '',
-      '[provider.ollama]',
-      `base_url = ${JSON.stringify(upstream)}`,
-      '',
+      ...ollamaToml,
     ].join('\n'),
   );
   try {
     const gateway = await startProcess({
-      name: 'omega',
+      name,
       cmd: process.execPath,
       args: [main, 'serve', '--listen', `127.0.0.1:${port}`, '--config', config],
       port,

@@ -34,7 +34,7 @@ import type { RealResult } from './real.js';
 import { spawnBenchServer } from './spawn.js';
 import type { BenchServer } from './spawn.js';
 import { fmt, median, mib, rotate, summarize } from './stats.js';
-import type { Summary } from './stats.js';
+import type { ReportBlock, Summary } from './stats.js';
 import { expectedText } from './synthetic.js';
 import { spawnClient } from './workers.js';
 import type { ClientWorker } from './workers.js';
@@ -526,14 +526,6 @@ function mdTable(head: string[], rows: string[][], align: ('l' | 'r')[]): string
   ].join('\n');
 }
 
-interface Block {
-  title: string;
-  head: string[];
-  rows: string[][];
-  align: ('l' | 'r')[];
-  note?: string;
-}
-
 function clientRows(section: StreamSection | SingleSection, cpuDigits: number, withWire = false): string[][] {
   return Object.values(section.clients).map((f) => [
     f.label,
@@ -546,8 +538,8 @@ function clientRows(section: StreamSection | SingleSection, cpuDigits: number, w
   ]);
 }
 
-function blocks(r: Report): Block[] {
-  const out: Block[] = [];
+function blocks(r: Report): ReportBlock[] {
+  const out: ReportBlock[] = [];
   if (r.stream) {
     const s = r.stream;
     out.push({

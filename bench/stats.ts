@@ -1,5 +1,5 @@
 /**
- * The few statistics the benchmarks report. Medians, because on a shared machine a single
+ * The few statistics the benchmarks report, and the shape of a report table. Medians, because on a shared machine a single
  * descheduled run drags a mean far more than it moves a median.
  */
 
@@ -46,4 +46,25 @@ export function fmt(x: number, digits = 0): string {
 /** Mebibytes with one decimal. */
 export function mib(bytes: number): string {
   return fmt(bytes / (1024 * 1024), 1);
+}
+
+/** `min – max` of a summary, or nothing when it has no samples. */
+export function range(s: Summary, digits = 0): string {
+  return s.n === 0 ? '' : `${fmt(s.min, digits)} – ${fmt(s.max, digits)}`;
+}
+
+/** Appends `x` to the list kept under `key`. */
+export function pushTo<K>(map: Map<K, number[]>, key: K, x: number): void {
+  const list = map.get(key);
+  if (list) list.push(x);
+  else map.set(key, [x]);
+}
+
+/** One table of a report, as bench/run.ts renders it in text and markdown. */
+export interface ReportBlock {
+  title: string;
+  head: string[];
+  rows: string[][];
+  align: ('l' | 'r')[];
+  note?: string;
 }
