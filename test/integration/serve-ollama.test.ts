@@ -6,37 +6,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Ollama } from 'ollama';
 import { SqliteMemory } from '../../src/gateway/memory/sqlite.js';
-import { ollamaSkipReason, useOllama } from '../support/ollama-harness.js';
+import { ollamaCli, ollamaSkipReason, useOllama } from '../support/ollama-harness.js';
 import { tempDir, testConfig } from '../gateway/helpers.js';
 import { startServer } from '../server/helpers.js';
 import type { TestServer } from '../server/helpers.js';
 
 const SKIP = ollamaSkipReason();
 const SLOW = { timeout: 180_000, skip: SKIP };
-
-/** Runs the real `ollama` CLI against `host`; resolves with its exit code and output. */
-function ollamaCli(bin: string, host: string, args: string[], timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { env: { ...process.env, OLLAMA_HOST: host, HOME: process.env.HOME ?? '/tmp', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`ollama ${args.join(' ')} timed out; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe('omega serve, Ollama front end, against a real ollama serve', () => {
   const ollama = useOllama();
